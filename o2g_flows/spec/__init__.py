@@ -1,0 +1,50 @@
+"""The O2G REST API catalogue (endpoints, types, events) shipped with the package.
+
+The catalogue was parsed from the O2G REST API 2.x reference; every part of
+o2g-flows that needs to know the API (the simulator's router and validator, the
+client's generated services, the coverage tests) reads it from here.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["API_PREFIX", "catalogue", "endpoints", "event_names", "find_type"]
+
+API_PREFIX = "/api/rest/1.0"
+
+
+@cache
+def catalogue() -> dict[str, Any]:
+    """The whole parsed catalogue (``services``, ``endpoints``, ``types``, ``events``...)."""
+    text = resources.files(__package__).joinpath("o2g-api.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def endpoints() -> list[dict[str, Any]]:
+    """Every endpoint: ``{"id": "POST /telephony/calls", "method", "path", ...}``."""
+    return catalogue()["endpoints"]
+
+
+@cache
+def _types_by_name() -> dict[tuple[str, str], dict[str, Any]]:
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in catalogue()["types"]:
+        table.setdefault((item["service"], item["name"]), item)
+        table.setdefault(("", item["name"]), item)
+    return table
+
+
+def find_type(name: str, service: str = "") -> dict[str, Any] | None:
+    """A type definition, preferring the one declared by ``service``."""
+    table = _types_by_name()
+    return table.get((service, name)) or table.get(("", name))
+
+
+@cache
+def event_names() -> frozenset[str]:
+    """Names of all events the catalogue defines."""
+    return frozenset(event["name"] for event in catalogue()["events"])
