@@ -12,22 +12,58 @@ __all__ = ["ErrorType", "RestError"]
 class ErrorType(Enum):
     """The O2G error types with their code, default HTTP status, canRetry and help text."""
 
-    NOT_READY = (1000, 503, True, "The server is not yet available. Please retry later if the "
-                 "initialization is not finished.")
-    INVALID_SESSION = (1001, 403, True, "No valid session found for the given identifier. Please "
-                       "logout and login with correct credentials.")
-    NOT_ALLOWED = (1002, 403, False, "The operation is not allowed, because of insufficient rights "
-                   "or bad credential. Please contact the administrator to fix the problem.")
-    NOT_FOUND = (1003, 404, True, "Missing or bad parameter sent by a request on a service. Fix "
-                 "the problem and retry.")
-    NOT_EXPECTED = (1004, 400, True, "The request can not be performed due to current user's "
-                    "state.Check the state or fix your request before sending it back.")
-    NOT_SUPPORTED = (1005, 400, False, "This operation is not supported. Please check the "
-                     "documentation.")
-    BAD_PARAMETER = (1006, 400, True, "Request parameters are not correct. Please fix the problem "
-                     "and send the request back.")
-    SERVER_PROBLEM = (1007, 500, False, "Server general problem. Please contact the administrator "
-                      "to fix the problem.")
+    NOT_READY = (
+        1000,
+        503,
+        True,
+        "The server is not yet available. Please retry later if the "
+        "initialization is not finished.",
+    )
+    INVALID_SESSION = (
+        1001,
+        403,
+        True,
+        "No valid session found for the given identifier. Please "
+        "logout and login with correct credentials.",
+    )
+    NOT_ALLOWED = (
+        1002,
+        403,
+        False,
+        "The operation is not allowed, because of insufficient rights "
+        "or bad credential. Please contact the administrator to fix the problem.",
+    )
+    NOT_FOUND = (
+        1003,
+        404,
+        True,
+        "Missing or bad parameter sent by a request on a service. Fix the problem and retry.",
+    )
+    NOT_EXPECTED = (
+        1004,
+        400,
+        True,
+        "The request can not be performed due to current user's "
+        "state.Check the state or fix your request before sending it back.",
+    )
+    NOT_SUPPORTED = (
+        1005,
+        400,
+        False,
+        "This operation is not supported. Please check the documentation.",
+    )
+    BAD_PARAMETER = (
+        1006,
+        400,
+        True,
+        "Request parameters are not correct. Please fix the problem and send the request back.",
+    )
+    SERVER_PROBLEM = (
+        1007,
+        500,
+        False,
+        "Server general problem. Please contact the administrator to fix the problem.",
+    )
 
     @property
     def code(self) -> int:
@@ -89,7 +125,9 @@ class RestError(Exception):
         return cls(ErrorType.NOT_ALLOWED, message, **details)
 
     @classmethod
-    def invalid_session(cls, message: str = "No framework session with this identifier") -> RestError:
+    def invalid_session(
+        cls, message: str = "No framework session with this identifier"
+    ) -> RestError:
         return cls(ErrorType.INVALID_SESSION, message)
 
     @classmethod
@@ -98,8 +136,11 @@ class RestError(Exception):
         return cls(
             ErrorType.NOT_EXPECTED,
             message,
-            telephony={"errorType": "INCOMPATIBLE_WITH_STATE", "errorCause": cause,
-                       "message": message},
+            telephony={
+                "errorType": "INCOMPATIBLE_WITH_STATE",
+                "errorCause": cause,
+                "message": message,
+            },
         )
 
     @classmethod
@@ -107,6 +148,9 @@ class RestError(Exception):
         return cls(
             ErrorType.NOT_FOUND,
             f"Unknown call reference {call_ref}",
-            telephony={"errorType": "CALL_REFERENCE_NOT_FOUND", "errorCause": "INVALID_CALL_ID",
-                       "message": f"Unknown call reference {call_ref}"},
+            telephony={
+                "errorType": "CALL_REFERENCE_NOT_FOUND",
+                "errorCause": "INVALID_CALL_ID",
+                "message": f"Unknown call reference {call_ref}",
+            },
         )

@@ -48,8 +48,9 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
     if definition["kind"] == "primitive":
         return
     if not isinstance(value, dict):
-        raise RestError.bad_parameter(f"{where}: expected a {type_name} object, got "
-                                      f"{_json_kind(value)}")
+        raise RestError.bad_parameter(
+            f"{where}: expected a {type_name} object, got {_json_kind(value)}"
+        )
     fields = {field["name"]: field for field in definition["fields"]}
     for key in value:
         if key not in fields:
@@ -62,8 +63,9 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
         item = value[name]
         if field["is_list"]:
             if not isinstance(item, list):
-                raise RestError.bad_parameter(f"{where}.{name}: expected a list, got "
-                                              f"{_json_kind(item)}")
+                raise RestError.bad_parameter(
+                    f"{where}.{name}: expected a list, got {_json_kind(item)}"
+                )
             for index, element in enumerate(item):
                 _check(element, field["type"], service, f"{where}.{name}[{index}]")
         else:

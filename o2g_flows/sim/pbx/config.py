@@ -176,8 +176,21 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
     root = load_yaml(text, file)
     reader = _Reader(file)
     top = reader.mapping(root, None, None, "the PBX file")
-    reader.known_keys(top, {"node", "timing", "licenses", "administrators", "users",
-                            "hunting_groups", "acd", "externals", "pbx_objects", "voicemail"})
+    reader.known_keys(
+        top,
+        {
+            "node",
+            "timing",
+            "licenses",
+            "administrators",
+            "users",
+            "hunting_groups",
+            "acd",
+            "externals",
+            "pbx_objects",
+            "voicemail",
+        },
+    )
     config = PbxConfig()
     if "node" in top:
         node = reader.mapping(top["node"], top, "node")
@@ -198,38 +211,57 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
     if "licenses" in top:
         licenses = reader.mapping(top["licenses"], top, "licenses")
         config.licenses = {str(k): reader.get(licenses, k, int, 0) for k in licenses}
-    for item, where in reader.items(top, "administrators"):
+    for item, _ in reader.items(top, "administrators"):
         reader.known_keys(item, {"login", "password", "supervisor"})
-        config.administrators.append(Administrator(
-            login=reader.required(item, "login", str), password=reader.required(item, "password", str),
-            supervisor=reader.get(item, "supervisor", bool, True)))
-    for item, where in reader.items(top, "users"):
+        config.administrators.append(
+            Administrator(
+                login=reader.required(item, "login", str),
+                password=reader.required(item, "password", str),
+                supervisor=reader.get(item, "supervisor", bool, True),
+            )
+        )
+    for item, _ in reader.items(top, "users"):
         config.users.append(_user(reader, item))
-    for item, where in reader.items(top, "hunting_groups"):
+    for item, _ in reader.items(top, "hunting_groups"):
         reader.known_keys(item, {"number", "name", "members"})
-        config.hunting_groups.append(HuntingGroup(
-            number=reader.required(item, "number", str), name=reader.get(item, "name", str, ""),
-            members=reader.str_list(item, "members")))
+        config.hunting_groups.append(
+            HuntingGroup(
+                number=reader.required(item, "number", str),
+                name=reader.get(item, "name", str, ""),
+                members=reader.str_list(item, "members"),
+            )
+        )
     if "acd" in top:
         acd = reader.mapping(top["acd"], top, "acd")
         reader.known_keys(acd, {"pilots", "processing_groups"})
-        for item, where in reader.items(acd, "processing_groups"):
+        for item, _ in reader.items(acd, "processing_groups"):
             reader.known_keys(item, {"number", "name", "withdraw_reasons"})
-            config.processing_groups.append(ProcessingGroup(
-                number=reader.required(item, "number", str), name=reader.get(item, "name", str, ""),
-                withdraw_reasons=reader.str_list(item, "withdraw_reasons")))
-        for item, where in reader.items(acd, "pilots"):
+            config.processing_groups.append(
+                ProcessingGroup(
+                    number=reader.required(item, "number", str),
+                    name=reader.get(item, "name", str, ""),
+                    withdraw_reasons=reader.str_list(item, "withdraw_reasons"),
+                )
+            )
+        for item, _ in reader.items(acd, "pilots"):
             reader.known_keys(item, {"number", "name", "groups", "queue_size"})
-            config.pilots.append(Pilot(
-                number=reader.required(item, "number", str), name=reader.get(item, "name", str, ""),
-                groups=reader.str_list(item, "groups"),
-                queue_size=reader.get(item, "queue_size", int, 10)))
-    for item, where in reader.items(top, "externals"):
+            config.pilots.append(
+                Pilot(
+                    number=reader.required(item, "number", str),
+                    name=reader.get(item, "name", str, ""),
+                    groups=reader.str_list(item, "groups"),
+                    queue_size=reader.get(item, "queue_size", int, 10),
+                )
+            )
+    for item, _ in reader.items(top, "externals"):
         reader.known_keys(item, {"number", "first_name", "last_name"})
-        config.externals.append(External(
-            number=reader.required(item, "number", str),
-            first_name=reader.get(item, "first_name", str, ""),
-            last_name=reader.get(item, "last_name", str, "")))
+        config.externals.append(
+            External(
+                number=reader.required(item, "number", str),
+                first_name=reader.get(item, "first_name", str, ""),
+                last_name=reader.get(item, "last_name", str, ""),
+            )
+        )
     if "pbx_objects" in top:
         objects = reader.mapping(top["pbx_objects"], top, "pbx_objects")
         for name in objects:
@@ -243,9 +275,23 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
 
 
 def _user(reader: _Reader, item: CommentedMap) -> User:
-    reader.known_keys(item, {"login", "password", "number", "first_name", "last_name", "devices",
-                             "voicemail", "mailbox_password", "licenses", "language", "acd",
-                             "email"})
+    reader.known_keys(
+        item,
+        {
+            "login",
+            "password",
+            "number",
+            "first_name",
+            "last_name",
+            "devices",
+            "voicemail",
+            "mailbox_password",
+            "licenses",
+            "language",
+            "acd",
+            "email",
+        },
+    )
     number = reader.required(item, "number", str)
     user = User(
         login=reader.required(item, "login", str),
@@ -261,18 +307,24 @@ def _user(reader: _Reader, item: CommentedMap) -> User:
     )
     for device, _ in reader.items(item, "devices"):
         reader.known_keys(device, {"id", "type", "sub_type", "addons"})
-        user.devices.append(Device(
-            id=reader.required(device, "id", str),
-            type=reader.choice(device, "type", ("DECT", "DESKPHONE", "MOBILE", "SOFTPHONE"),
-                               "DESKPHONE"),
-            sub_type=reader.get(device, "sub_type", str, None),
-            addons=reader.str_list(device, "addons")))
+        user.devices.append(
+            Device(
+                id=reader.required(device, "id", str),
+                type=reader.choice(
+                    device, "type", ("DECT", "DESKPHONE", "MOBILE", "SOFTPHONE"), "DESKPHONE"
+                ),
+                sub_type=reader.get(device, "sub_type", str, None),
+                addons=reader.str_list(device, "addons"),
+            )
+        )
     if not user.devices:
         user.devices.append(Device(id=number))
     if "acd" in item:
         acd = reader.mapping(item["acd"], item, "acd")
-        reader.known_keys(acd, {"type", "proacd", "groups", "preferred", "skills", "self_assign",
-                                "headset", "help"})
+        reader.known_keys(
+            acd,
+            {"type", "proacd", "groups", "preferred", "skills", "self_assign", "headset", "help"},
+        )
         user.acd = AcdAgentConfig(
             type=reader.choice(acd, "type", ("AGENT", "SUPERVISOR"), "AGENT"),
             proacd=reader.get(acd, "proacd", str, None),
@@ -281,7 +333,8 @@ def _user(reader: _Reader, item: CommentedMap) -> User:
             skills=[dict(skill) for skill, _ in reader.items(acd, "skills")],
             self_assign=reader.get(acd, "self_assign", bool, False),
             headset=reader.get(acd, "headset", bool, False),
-            help=reader.get(acd, "help", bool, True))
+            help=reader.get(acd, "help", bool, True),
+        )
     return user
 
 
@@ -291,8 +344,9 @@ def _check_references(reader: _Reader, top: CommentedMap, config: PbxConfig) -> 
 
     def claim(number: str, owner: str, node: Any, key: Any) -> None:
         if number in seen:
-            raise reader.error(node, key, f"number {number} of {owner} is already used by "
-                                          f"{seen[number]}")
+            raise reader.error(
+                node, key, f"number {number} of {owner} is already used by {seen[number]}"
+            )
         seen[number] = owner
 
     logins: set[str] = set()
@@ -312,8 +366,9 @@ def _check_references(reader: _Reader, top: CommentedMap, config: PbxConfig) -> 
         claim(group.number, f"hunting group {group.name}", top, "hunting_groups")
         for member in group.members:
             if member not in logins:
-                raise reader.error(top, "hunting_groups",
-                                   f"hunting group {group.number}: unknown member {member}")
+                raise reader.error(
+                    top, "hunting_groups", f"hunting group {group.number}: unknown member {member}"
+                )
     pg_numbers = {group.number for group in config.processing_groups}
     for group in config.processing_groups:
         claim(group.number, f"processing group {group.name}", top, "acd")
@@ -321,16 +376,18 @@ def _check_references(reader: _Reader, top: CommentedMap, config: PbxConfig) -> 
         claim(pilot.number, f"pilot {pilot.name}", top, "acd")
         for number in pilot.groups:
             if number not in pg_numbers:
-                raise reader.error(top, "acd", f"pilot {pilot.number}: unknown processing "
-                                               f"group {number}")
+                raise reader.error(
+                    top, "acd", f"pilot {pilot.number}: unknown processing group {number}"
+                )
     for index, user in enumerate(config.users):
         if user.acd:
             if user.acd.proacd:
                 claim(user.acd.proacd, f"pro-ACD device of {user.login}", users[index], "acd")
             for number in user.acd.groups:
                 if number not in pg_numbers:
-                    raise reader.error(users[index], "acd", f"user {user.login}: unknown "
-                                                            f"processing group {number}")
+                    raise reader.error(
+                        users[index], "acd", f"user {user.login}: unknown processing group {number}"
+                    )
     for external in config.externals:
         claim(external.number, "an external party", top, "externals")
 
@@ -346,16 +403,18 @@ class _Reader:
 
     def mapping(self, value: Any, parent: Any, key: Any, what: str | None = None) -> CommentedMap:
         if not isinstance(value, CommentedMap):
-            raise self.error(parent if parent is not None else value, key,
-                             f"{what or key} must be a mapping")
+            raise self.error(
+                parent if parent is not None else value, key, f"{what or key} must be a mapping"
+            )
         return value
 
     def known_keys(self, node: CommentedMap, allowed: set[str]) -> None:
         for key in node:
             if key not in allowed:
-                raise SourceError(key_location(node, self.file, key),
-                                  f"unknown key '{key}' (expected one of "
-                                  f"{', '.join(sorted(allowed))})")
+                raise SourceError(
+                    key_location(node, self.file, key),
+                    f"unknown key '{key}' (expected one of {', '.join(sorted(allowed))})",
+                )
 
     def get(self, node: CommentedMap, key: Any, kind: Any, default: Any) -> Any:
         if key not in node or node[key] is None:

@@ -52,13 +52,15 @@ class Pbx:
             if user.acd and user.acd.proacd:
                 self._numbers[user.acd.proacd] = Endpoint("proacd", user.acd.proacd, user=user)
         for group in config.hunting_groups:
-            self._numbers[group.number] = Endpoint("hunting_group", group.number,
-                                                   hunting_group=group)
+            self._numbers[group.number] = Endpoint(
+                "hunting_group", group.number, hunting_group=group
+            )
         for pilot in config.pilots:
             self._numbers[pilot.number] = Endpoint("pilot", pilot.number, pilot=pilot)
         for external in config.externals:
-            self._numbers[external.number] = Endpoint("external", external.number,
-                                                      external=external)
+            self._numbers[external.number] = Endpoint(
+                "external", external.number, external=external
+            )
         self._numbers[config.voicemail_service] = Endpoint("voicemail", config.voicemail_service)
         self._sinks: list[EventSink] = []
         self._timers: set[asyncio.TimerHandle] = set()
@@ -134,28 +136,46 @@ class Pbx:
         endpoint = self.resolve(number)
         if endpoint.user is not None:
             user = endpoint.user
-            return {"id": {"loginName": user.login, "phoneNumber": number},
-                    "firstName": user.first_name, "lastName": user.last_name,
-                    "displayName": "", "type": {"main": "USER"}}
+            return {
+                "id": {"loginName": user.login, "phoneNumber": number},
+                "firstName": user.first_name,
+                "lastName": user.last_name,
+                "displayName": "",
+                "type": {"main": "USER"},
+            }
         if endpoint.kind == "voicemail":
-            return {"id": {"phoneNumber": number}, "displayName": "Voicemail",
-                    "type": {"main": "SERVICE", "subType": "voicemail"}}
+            return {
+                "id": {"phoneNumber": number},
+                "displayName": "Voicemail",
+                "type": {"main": "SERVICE", "subType": "voicemail"},
+            }
         if endpoint.kind in ("hunting_group", "pilot"):
             group = endpoint.hunting_group or endpoint.pilot
-            return {"id": {"phoneNumber": number}, "displayName": group.name,
-                    "type": {"main": "DEVICE"}}
+            return {
+                "id": {"phoneNumber": number},
+                "displayName": group.name,
+                "type": {"main": "DEVICE"},
+            }
         if endpoint.external is not None:
             ext = endpoint.external
-            return {"id": {"phoneNumber": number}, "firstName": ext.first_name,
-                    "lastName": ext.last_name, "displayName": "", "type": {"main": "EXTERNAL"}}
-        return {"id": {"phoneNumber": number}, "displayName": number,
-                "type": {"main": "EXTERNAL"}}
+            return {
+                "id": {"phoneNumber": number},
+                "firstName": ext.first_name,
+                "lastName": ext.last_name,
+                "displayName": "",
+                "type": {"main": "EXTERNAL"},
+            }
+        return {"id": {"phoneNumber": number}, "displayName": number, "type": {"main": "EXTERNAL"}}
 
     def user_json(self, user: User, *, with_devices: bool = True) -> dict[str, Any]:
         """The User representation; devices only go to the owner or an administrator."""
-        body: dict[str, Any] = {"companyPhone": user.number, "firstName": user.first_name,
-                                "lastName": user.last_name, "loginName": user.login,
-                                "nodeId": str(self.config.node_id)}
+        body: dict[str, Any] = {
+            "companyPhone": user.number,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "loginName": user.login,
+            "nodeId": str(self.config.node_id),
+        }
         if user.voicemail:
             body["voicemail"] = {"number": user.voicemail, "type": "VM_4635"}
         if with_devices:

@@ -46,11 +46,18 @@ class Messaging:
 
     # -- voicemail ------------------------------------------------------------------------------
 
-    def deposit_voicemail(self, login: str, caller: dict[str, Any], duration: int,
-                          *, high_priority: bool = False) -> dict[str, Any]:
+    def deposit_voicemail(
+        self, login: str, caller: dict[str, Any], duration: int, *, high_priority: bool = False
+    ) -> dict[str, Any]:
         """Leave a message in ``login``'s box from ``caller`` (a PartyInfo)."""
-        message = {"voicemailId": str(self.next_id()), "from": caller, "duration": duration,
-                   "date": iso_now(), "unread": True, "highPriority": high_priority}
+        message = {
+            "voicemailId": str(self.next_id()),
+            "from": caller,
+            "duration": duration,
+            "date": iso_now(),
+            "unread": True,
+            "highPriority": high_priority,
+        }
         self._inboxes[login].voicemails.append(message)
         self.publish_summary(login)
         return message
@@ -100,13 +107,25 @@ class Messaging:
         }
 
     def publish_summary(self, login: str) -> None:
-        self._pbx.emit({"eventName": "OnEventSummaryUpdated", "loginName": login,
-                        "eventSummary": self.summary(login)})
+        self._pbx.emit(
+            {
+                "eventName": "OnEventSummaryUpdated",
+                "loginName": login,
+                "eventSummary": self.summary(login),
+            }
+        )
 
     def snapshot(self) -> dict[str, Any]:
-        return {login: {"voicemails": inbox.voicemails, "records": inbox.records,
-                        "callbacks": inbox.callbacks, "miniMessages": inbox.mini_messages}
-                for login, inbox in self._inboxes.items() if _not_empty(inbox)}
+        return {
+            login: {
+                "voicemails": inbox.voicemails,
+                "records": inbox.records,
+                "callbacks": inbox.callbacks,
+                "miniMessages": inbox.mini_messages,
+            }
+            for login, inbox in self._inboxes.items()
+            if _not_empty(inbox)
+        }
 
 
 def _is_missed(record: dict[str, Any]) -> bool:

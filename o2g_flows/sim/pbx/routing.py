@@ -33,8 +33,8 @@ class RoutingState:
     def as_json(self) -> dict[str, Any]:
         """The RoutingState representation."""
         presentation = self.presentation or [
-            {"destinations": [{"type": "OFFICE", "deviceId": self.office_device,
-                               "selected": True}]}]
+            {"destinations": [{"type": "OFFICE", "deviceId": self.office_device, "selected": True}]}
+        ]
         return {
             "presentationRoutes": presentation,
             "forwardRoutes": [self.forward] if self.forward else [],
@@ -48,8 +48,9 @@ class RoutingBook:
 
     def __init__(self, pbx: Pbx) -> None:
         self._pbx = pbx
-        self._states = {login: RoutingState(office_device=user.number)
-                        for login, user in pbx.users.items()}
+        self._states = {
+            login: RoutingState(office_device=user.number) for login, user in pbx.users.items()
+        }
 
     def state(self, login: str) -> RoutingState:
         return self._states[login]
@@ -68,8 +69,13 @@ class RoutingBook:
 
     def publish(self, login: str) -> None:
         """Emit OnRoutingStateChanged with the user's whole routing state."""
-        self._pbx.emit({"eventName": "OnRoutingStateChanged", "loginName": login,
-                        "routingState": self._states[login].as_json()})
+        self._pbx.emit(
+            {
+                "eventName": "OnRoutingStateChanged",
+                "loginName": login,
+                "routingState": self._states[login].as_json(),
+            }
+        )
 
     def divert(self, login: str, situation: Situation) -> dict[str, Any] | None:
         """Where a call to ``login`` goes instead of ringing or staying, or None.
@@ -82,8 +88,11 @@ class RoutingBook:
         kinds = _APPLIES[situation]
         if state.forward and state.forward.get("forwardType") in kinds:
             return _first_destination(state.forward)
-        if situation != "immediate" and state.overflow and \
-                state.overflow.get("overflowType") in kinds:
+        if (
+            situation != "immediate"
+            and state.overflow
+            and state.overflow.get("overflowType") in kinds
+        ):
             return _first_destination(state.overflow)
         return None
 

@@ -1,0 +1,5 @@
+import sys
+
+from o2g_flows.cli import main
+
+sys.exit(main())

@@ -1,0 +1,295 @@
+"""The /api/rest/1.0 router: every catalogue endpoint, its checks, and its handler.
+
+Handlers are plain async functions registered with ``@endpoint("METHOD /path")``
+in the modules of ``o2g_flows.sim.services``. The router matches the path,
+answers 404/405 as RestErrorInfo, checks the session, the ``loginName`` rule,
+the licence, query parameter types and the JSON body against the catalogue,
+then calls the handler with an ``ApiRequest``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from o2g_flows.spec import API_PREFIX, endpoints
+
+from .errors import ErrorType, RestError
+from .pbx import Pbx
+from .pbx.config import User
+from .schema import parse_query_value, validate_body
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .server import Gateway
+
+__all__ = ["ApiRequest", "Router", "endpoint", "error_response", "handlers"]
+
+Handler = Callable[["ApiRequest"], Awaitable[Any]]
+_HANDLERS: dict[str, tuple[Handler, bool]] = {}
+
+
+def endpoint(endpoint_id: str, *, session: bool = True) -> Callable[[Handler], Handler]:
+    """Register the handler of a catalogue endpoint, e.g. ``"POST /telephony/calls"``."""
+
+    def register(handler: Handler) -> Handler:
+        if endpoint_id in _HANDLERS:
+            raise ValueError(f"two handlers for {endpoint_id}")
+        _HANDLERS[endpoint_id] = (handler, session)
+        return handler
+
+    return register
+
+
+def handlers() -> dict[str, Handler]:
+    """Every registered handler by endpoint id (importing all service modules first)."""
+    from . import services  # noqa: F401  (registers the handlers)
+
+    return {key: value[0] for key, value in _HANDLERS.items()}
+
+
+@dataclass(slots=True)
+class ApiRequest:
+    """What a handler gets: the checked request and the simulator state."""
+
+    http: web.Request
+    gateway: Gateway
+    session: Session
+    path: dict[str, str]
+    query: dict[str, Any]
+    body: Any
+    login: str | None  # the user the request is about (None: an administrator, no loginName)
+
+    @property
+    def pbx(self) -> Pbx:
+        return self.gateway.pbx
+
+    @property
+    def user(self) -> User:
+        """The user the request acts for; BAD_PARAMETER if an administrator named none."""
+        if self.login is None or self.login not in self.pbx.users:
+            raise RestError.bad_parameter("loginName is mandatory for an administrator session")
+        return self.pbx.users[self.login]
+
+    def require_admin(self) -> None:
+        if not self.session.admin:
+            raise RestError.not_allowed("This operation needs an administrator session")
+
+    def check_device(self, device_id: str) -> User:
+        """The owner of ``device_id``; a user session may only use its own devices."""
+        owner = self.pbx.user_by_number(device_id)
+        if owner is None:
+            raise RestError.bad_parameter(
+                f"Unknown device {device_id}",
+                telephony={
+                    "errorType": "BAD_PARAMETER_VALUE",
+                    "errorCause": "INVALID_DEVICE",
+                    "message": f"Unknown device {device_id}",
+                },
+            )
+        if not self.session.admin and owner.login != self.session.login:
+            raise RestError.not_allowed(
+                f"Device {device_id} does not belong to {self.session.login}"
+            )
+        return owner
+
+
+@dataclass(slots=True)
+class _Route:
+    endpoint: dict[str, Any]
+    pattern: re.Pattern[str]
+    handler: Handler
+    needs_session: bool
+    query_types: dict[str, str]
+    success: int
+
+    @property
+    def has_login_param(self) -> bool:
+        return "loginName" in self.query_types
+
+
+class Router:
+    """Matches /api/rest/1.0 requests to catalogue endpoints and runs their checks."""
+
+    def __init__(self) -> None:
+        handlers()  # import the service modules
+        registered = dict(_HANDLERS)
+        self._routes: dict[str, list[_Route]] = {}
+        for item in endpoints():
+            handler, needs_session = registered.get(item["id"], (_not_implemented, True))
+            route = _Route(
+                endpoint=item,
+                pattern=re.compile(_path_regex(item["path"])),
+                handler=handler,
+                needs_session=needs_session,
+                query_types={q["name"]: q["type"] for q in item["query_params"]},
+                success=min((r["code"] for r in item["responses"] if r["code"] < 300), default=204),
+            )
+            first = item["path"].split("/")[1]
+            self._routes.setdefault(first, []).append(route)
+        for routes in self._routes.values():  # literal segments win over parameters
+            routes.sort(key=lambda r: r.endpoint["path"].count("{"))
+
+    async def __call__(self, request: web.Request, gateway: Gateway) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request, gateway)
+        except RestError as error:
+            return error_response(error)
+
+    async def _dispatch(self, request: web.Request, gateway: Gateway) -> web.StreamResponse:
+        path = request.path[len(API_PREFIX) :] or "/"
+        candidates = [
+            (route, match)
+            for route in self._routes.get(path.split("/")[1], ())
+            if (match := route.pattern.fullmatch(path))
+        ]
+        if not candidates:
+            raise RestError.not_found(f"No resource at {request.path}")
+        chosen = next(
+            ((r, m) for r, m in candidates if r.endpoint["method"] == request.method), None
+        )
+        if chosen is None:
+            allowed = sorted({r.endpoint["method"] for r, _ in candidates})
+            raise RestError(
+                ErrorType.NOT_SUPPORTED,
+                f"{request.method} is not allowed on {request.path} "
+                f"(allowed: {', '.join(allowed)})",
+                status=405,
+            )
+        route, match = chosen
+        if not gateway.ready:
+            raise RestError(ErrorType.NOT_READY, "The gateway is starting")
+        session = None
+        if route.needs_session:
+            session = gateway.sessions.get(
+                request.cookies.get("AlcUserId"), request.cookies.get("JSESSIONID")
+            )
+        query = self._query(request, route)
+        login = (
+            _target_login(route, session, query, match.groupdict(), gateway.pbx)
+            if session
+            else None
+        )
+        if session is not None and login is not None:
+            licenses = route.endpoint["licenses"]["names"]
+            if not gateway.pbx.has_license(gateway.pbx.users[login], licenses):
+                raise RestError.not_allowed(
+                    f"{login} holds none of the licenses {', '.join(licenses)}"
+                )
+        body = await _body(request, route)
+        api_request = ApiRequest(
+            http=request,
+            gateway=gateway,
+            session=session,
+            path=match.groupdict(),
+            query=query,
+            body=body,
+            login=login,
+        )
+        result = await route.handler(api_request)
+        return _render(result, route)
+
+    def _query(self, request: web.Request, route: _Route) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        for name, raw in request.query.items():
+            if name not in route.query_types:
+                continue  # unknown query parameters are ignored, as by the real gateway
+            query[name] = parse_query_value(name, raw, route.query_types[name])
+        return query
+
+
+async def _not_implemented(request: ApiRequest) -> Any:
+    raise RestError(
+        ErrorType.SERVER_PROBLEM,
+        f"{request.http.method} {request.http.path} has no handler in this simulator",
+    )
+
+
+def _path_regex(path: str) -> str:
+    return re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+
+
+def _target_login(
+    route: _Route, session: Session, query: dict[str, Any], path: dict[str, str], pbx: Pbx
+) -> str | None:
+    """Whom the request is about, applying the loginName rules of the spec."""
+    if "loginName" in path:
+        login = path["loginName"]
+        if not session.admin and login != session.login:
+            raise RestError.not_allowed(f"{session.login} may not access {login}")
+        pbx.user(login)
+        return login
+    if not session.admin:
+        return session.login if session.login in pbx.users else None
+    if route.has_login_param:
+        login = query.get("loginName")
+        if login is None:
+            if route.endpoint["licenses"]["names"]:
+                raise RestError.bad_parameter("loginName is mandatory for an administrator session")
+            return None
+        pbx.user(login)
+        return login
+    return None
+
+
+async def _body(request: web.Request, route: _Route) -> Any:
+    body_spec = route.endpoint["body"]
+    if body_spec is None or not request.can_read_body:
+        if body_spec is not None and _body_required(body_spec["type"]):
+            raise RestError.bad_parameter(f"a {body_spec['type']} body is required")
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        if _body_required(body_spec["type"]):
+            raise RestError.bad_parameter(f"a {body_spec['type']} body is required")
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RestError.bad_parameter(f"malformed JSON body: {exc}") from None
+    extra = (
+        body.pop("webHookUrl", None)
+        if isinstance(body, dict) and body_spec["type"] == "SubscriptionRequest"
+        else None
+    )
+    validate_body(body, body_spec["type"], route.endpoint["service"])
+    if extra is not None:
+        if not isinstance(extra, str):
+            raise RestError.bad_parameter("body.webHookUrl: expected string")
+        body["webHookUrl"] = extra
+    return body
+
+
+def _body_required(type_name: str) -> bool:
+    from o2g_flows.spec import find_type
+
+    definition = find_type(type_name)
+    return bool(definition and any(f["required"] for f in definition.get("fields", [])))
+
+
+def _render(result: Any, route: _Route) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    if result is None:
+        return web.Response(status=204)
+    return web.Response(
+        status=route.success if route.success != 204 else 200,
+        body=json.dumps(result, separators=(",", ":")).encode(),
+        content_type="application/json",
+    )
+
+
+def error_response(error: RestError) -> web.Response:
+    """A RestErrorInfo answer."""
+    headers = {"WWW-Authenticate": 'Basic realm="O2G"'} if error.status == 401 else None
+    return web.Response(
+        status=error.status,
+        body=json.dumps(error.body()).encode(),
+        content_type="application/json",
+        headers=headers,
+    )

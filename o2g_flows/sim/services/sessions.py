@@ -1,0 +1,76 @@
+"""Session management: open, describe, keep alive, close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from o2g_flows.spec import API_PREFIX
+
+from ..api import ApiRequest, endpoint
+from ..sessions import Session
+
+#: (serviceName, relativeUrl, licences of which one is needed; empty: none)
+_SERVICES = [
+    ("Sessions", "/sessions", ()),
+    ("Subscriptions", "/subscriptions", ()),
+    ("Users", "/users", ()),
+    ("Telephony", "/telephony/calls", ("TELEPHONY_BASIC", "TELEPHONY_ADVANCED")),
+    ("Routing", "/routing", ("TELEPHONY_ADVANCED",)),
+    ("EventSummary", "/eventSummary", ("TELEPHONY_ADVANCED",)),
+    ("Comlog", "/comlog", ("TELEPHONY_ADVANCED",)),
+    ("Directory", "/directory", ("TELEPHONY_ADVANCED",)),
+    ("Voicemail", "/messaging", ("MESSAGING",)),
+    ("PhoneSetProgramming", "/users", ("API_PHONESETPROG",)),
+    ("AcdAgent", "/acd/agent", ("ACD_AGENT", "ACD_SUPERVISOR")),
+    ("Maintenance", "/system", ()),
+]
+_ADMIN_SERVICES = [("PbxManagement", "/pbxs"), ("UserManagement", "/logins")]
+
+
+def session_info(request: ApiRequest | web.Request, session: Session, pbx: Any) -> dict[str, Any]:
+    """The SessionInfo of ``session``, services filtered by what its user may use."""
+    http = request.http if isinstance(request, ApiRequest) else request
+    base = f"{http.url.origin()}{API_PREFIX}"
+    user = pbx.users.get(session.login)
+    services = []
+    for name, url, licenses in _SERVICES:
+        if session.admin or not licenses or (user and user.licenses & set(licenses)):
+            services.append({"serviceName": name, "serviceVersion": "1.0", "relativeUrl": url})
+    if session.admin:
+        services += [
+            {"serviceName": name, "serviceVersion": "1.0", "relativeUrl": url}
+            for name, url in _ADMIN_SERVICES
+        ]
+    return {
+        "admin": session.admin,
+        "timeToLive": int(session.ttl),
+        "publicBaseUrl": base,
+        "privateBaseUrl": base,
+        "services": services,
+    }
+
+
+@endpoint("POST /sessions", session=False)
+async def open_session(request: ApiRequest) -> web.Response:
+    gateway = request.gateway
+    session = gateway.sessions.open(request.http.cookies.get("AlcUserId"), request.body)
+    response = web.json_response(session_info(request, session, gateway.pbx))
+    response.set_cookie("JSESSIONID", session.jsessionid, path="/api")
+    return response
+
+
+@endpoint("GET /sessions")
+async def get_session(request: ApiRequest) -> dict[str, Any]:
+    return session_info(request, request.session, request.pbx)
+
+
+@endpoint("DELETE /sessions")
+async def close_session(request: ApiRequest) -> None:
+    request.gateway.sessions.close(request.session)
+
+
+@endpoint("POST /sessions/keepalive")
+async def keepalive(request: ApiRequest) -> None:
+    """The router already restarted the session timer."""
