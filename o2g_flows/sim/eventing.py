@@ -227,10 +227,10 @@ class EventHub:
             names = self._selector_names(selector, index)
             logins = self._selector_logins(session, selector, names, index)
             for name in names:
-                if name in routes and (routes[name] is _ALL or logins is _ALL):
+                if logins is _ALL or (name in routes and routes[name] is _ALL):
                     routes[name] = _ALL
                 else:
-                    routes.setdefault(name, set()).update(logins)  # type: ignore[union-attr]
+                    routes.setdefault(name, set()).update(logins)
         return {
             name: (_ALL if logins is _ALL else frozenset(logins)) for name, logins in routes.items()
         }
@@ -355,9 +355,16 @@ class EventHub:
             await response.write(CHUNK_STARTED)
             while not subscription._closed:
                 if subscription.queue:
-                    batch = b"".join(subscription.queue)
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        break  # the client went away: keep the queue for its return
+                    batch = list(subscription.queue)
                     subscription.queue.clear()
-                    await response.write(batch)
+                    try:
+                        await response.write(b"".join(batch))
+                    except ConnectionError:
+                        subscription.queue.extendleft(reversed(batch))
+                        raise
                     continue
                 subscription._wakeup.clear()
                 try:
@@ -366,7 +373,7 @@ class EventHub:
                     if subscription.timeout:
                         break  # no activity for `timeout` minutes: the server closes
                     await response.write(KEEPALIVE)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             if subscription._channel is response:

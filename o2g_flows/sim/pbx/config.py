@@ -191,7 +191,7 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
             "voicemail",
         },
     )
-    config = PbxConfig()
+    config = reader.remember(PbxConfig(), top)
     if "node" in top:
         node = reader.mapping(top["node"], top, "node")
         reader.known_keys(node, {"id", "name", "version"})
@@ -214,21 +214,27 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
     for item, _ in reader.items(top, "administrators"):
         reader.known_keys(item, {"login", "password", "supervisor"})
         config.administrators.append(
-            Administrator(
-                login=reader.required(item, "login", str),
-                password=reader.required(item, "password", str),
-                supervisor=reader.get(item, "supervisor", bool, True),
+            reader.remember(
+                Administrator(
+                    login=reader.required(item, "login", str),
+                    password=reader.required(item, "password", str),
+                    supervisor=reader.get(item, "supervisor", bool, True),
+                ),
+                item,
             )
         )
     for item, _ in reader.items(top, "users"):
-        config.users.append(_user(reader, item))
+        config.users.append(reader.remember(_user(reader, item), item))
     for item, _ in reader.items(top, "hunting_groups"):
         reader.known_keys(item, {"number", "name", "members"})
         config.hunting_groups.append(
-            HuntingGroup(
-                number=reader.required(item, "number", str),
-                name=reader.get(item, "name", str, ""),
-                members=reader.str_list(item, "members"),
+            reader.remember(
+                HuntingGroup(
+                    number=reader.required(item, "number", str),
+                    name=reader.get(item, "name", str, ""),
+                    members=reader.str_list(item, "members"),
+                ),
+                item,
             )
         )
     if "acd" in top:
@@ -237,29 +243,38 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
         for item, _ in reader.items(acd, "processing_groups"):
             reader.known_keys(item, {"number", "name", "withdraw_reasons"})
             config.processing_groups.append(
-                ProcessingGroup(
-                    number=reader.required(item, "number", str),
-                    name=reader.get(item, "name", str, ""),
-                    withdraw_reasons=reader.str_list(item, "withdraw_reasons"),
+                reader.remember(
+                    ProcessingGroup(
+                        number=reader.required(item, "number", str),
+                        name=reader.get(item, "name", str, ""),
+                        withdraw_reasons=reader.str_list(item, "withdraw_reasons"),
+                    ),
+                    item,
                 )
             )
         for item, _ in reader.items(acd, "pilots"):
             reader.known_keys(item, {"number", "name", "groups", "queue_size"})
             config.pilots.append(
-                Pilot(
-                    number=reader.required(item, "number", str),
-                    name=reader.get(item, "name", str, ""),
-                    groups=reader.str_list(item, "groups"),
-                    queue_size=reader.get(item, "queue_size", int, 10),
+                reader.remember(
+                    Pilot(
+                        number=reader.required(item, "number", str),
+                        name=reader.get(item, "name", str, ""),
+                        groups=reader.str_list(item, "groups"),
+                        queue_size=reader.get(item, "queue_size", int, 10),
+                    ),
+                    item,
                 )
             )
     for item, _ in reader.items(top, "externals"):
         reader.known_keys(item, {"number", "first_name", "last_name"})
         config.externals.append(
-            External(
-                number=reader.required(item, "number", str),
-                first_name=reader.get(item, "first_name", str, ""),
-                last_name=reader.get(item, "last_name", str, ""),
+            reader.remember(
+                External(
+                    number=reader.required(item, "number", str),
+                    first_name=reader.get(item, "first_name", str, ""),
+                    last_name=reader.get(item, "last_name", str, ""),
+                ),
+                item,
             )
         )
     if "pbx_objects" in top:
@@ -342,54 +357,57 @@ def _check_references(reader: _Reader, top: CommentedMap, config: PbxConfig) -> 
     """Numbers and logins must be unique; groups must name existing members."""
     seen: dict[str, str] = {}
 
-    def claim(number: str, owner: str, node: Any, key: Any) -> None:
+    def claim(number: str, owner: str, obj: Any, key: str) -> None:
         if number in seen:
-            raise reader.error(
-                node, key, f"number {number} of {owner} is already used by {seen[number]}"
+            raise reader.error_at(
+                obj, key, f"number {number} of {owner} is already used by {seen[number]}"
             )
         seen[number] = owner
 
     logins: set[str] = set()
-    users = top.get("users") or []
-    for index, user in enumerate(config.users):
+    for user in config.users:
         if user.login in logins:
-            raise reader.error(users[index], "login", f"duplicate login {user.login}")
+            raise reader.error_at(user, "login", f"duplicate login {user.login}")
         logins.add(user.login)
         for device in user.devices:
-            claim(device.id, f"user {user.login}", users[index], "number")
+            claim(device.id, f"user {user.login}", user, "number")
     for admin in config.administrators:
         if admin.login in logins:
-            raise reader.error(top, "administrators", f"duplicate login {admin.login}")
+            raise reader.error_at(admin, "login", f"duplicate login {admin.login}")
         logins.add(admin.login)
-    claim(config.voicemail_service, "the voicemail service", top, "voicemail")
+    claim(config.voicemail_service, "the voicemail service", config, "voicemail")
     for group in config.hunting_groups:
-        claim(group.number, f"hunting group {group.name}", top, "hunting_groups")
-        for member in group.members:
-            if member not in logins:
-                raise reader.error(
-                    top, "hunting_groups", f"hunting group {group.number}: unknown member {member}"
-                )
+        claim(group.number, f"hunting group {group.name}", group, "number")
+        unknown = [member for member in group.members if member not in logins]
+        if unknown:
+            raise reader.error_at(
+                group,
+                "members",
+                f"hunting group {group.number}: unknown member {', '.join(unknown)}",
+            )
     pg_numbers = {group.number for group in config.processing_groups}
     for group in config.processing_groups:
-        claim(group.number, f"processing group {group.name}", top, "acd")
+        claim(group.number, f"processing group {group.name}", group, "number")
     for pilot in config.pilots:
-        claim(pilot.number, f"pilot {pilot.name}", top, "acd")
-        for number in pilot.groups:
-            if number not in pg_numbers:
-                raise reader.error(
-                    top, "acd", f"pilot {pilot.number}: unknown processing group {number}"
-                )
-    for index, user in enumerate(config.users):
+        claim(pilot.number, f"pilot {pilot.name}", pilot, "number")
+        unknown = [number for number in pilot.groups if number not in pg_numbers]
+        if unknown:
+            raise reader.error_at(
+                pilot,
+                "groups",
+                f"pilot {pilot.number}: unknown processing group {', '.join(unknown)}",
+            )
+    for user in config.users:
         if user.acd:
             if user.acd.proacd:
-                claim(user.acd.proacd, f"pro-ACD device of {user.login}", users[index], "acd")
-            for number in user.acd.groups:
-                if number not in pg_numbers:
-                    raise reader.error(
-                        users[index], "acd", f"user {user.login}: unknown processing group {number}"
-                    )
+                claim(user.acd.proacd, f"pro-ACD device of {user.login}", user, "acd")
+            unknown = [number for number in user.acd.groups if number not in pg_numbers]
+            if unknown:
+                raise reader.error_at(
+                    user, "acd", f"user {user.login}: unknown processing group {', '.join(unknown)}"
+                )
     for external in config.externals:
-        claim(external.number, "an external party", top, "externals")
+        claim(external.number, "an external party", external, "number")
 
 
 class _Reader:
@@ -397,6 +415,15 @@ class _Reader:
 
     def __init__(self, file: str | Path) -> None:
         self.file = file
+        self.nodes: dict[int, CommentedMap] = {}  # id(parsed object) -> its YAML mapping
+
+    def remember(self, obj: Any, node: CommentedMap) -> Any:
+        self.nodes[id(obj)] = node
+        return obj
+
+    def error_at(self, obj: Any, key: str, message: str) -> SourceError:
+        """An error located at ``key`` of the mapping ``obj`` was parsed from."""
+        return self.error(self.nodes[id(obj)], key, message)
 
     def error(self, node: Any, key: Any, message: str) -> SourceError:
         return SourceError(location_of(node, self.file, key), message)
