@@ -67,11 +67,13 @@ class Pbx:
         self._build_components()
 
     def _build_components(self) -> None:
+        from .acd import Acd
         from .messaging import Messaging
         from .routing import RoutingBook
 
         self.routing = RoutingBook(self)
         self.messaging = Messaging(self)
+        self.acd = Acd(self)
 
     # -- events ---------------------------------------------------------------------------------
 
