@@ -45,6 +45,8 @@ class Timing:
     wrapup: float = 10.0  # ACD wrap-up after an agent call
     voicemail_message: float = 5.0  # length of a message a caller leaves
     webhook_retry: float = 1.0  # pause before a failed webhook POST is tried again
+    search_delay: float = 0.0  # time the phone book takes to answer a directory search
+    search_idle: float = 60.0  # an unused directory search is dropped (TIMEOUT) after this
 
 
 @dataclass(eq=False)
