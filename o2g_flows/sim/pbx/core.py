@@ -69,11 +69,13 @@ class Pbx:
     def _build_components(self) -> None:
         from .acd import Acd
         from .messaging import Messaging
+        from .objects import PbxObjects
         from .routing import RoutingBook
 
         self.routing = RoutingBook(self)
         self.messaging = Messaging(self)
         self.acd = Acd(self)
+        self.objects = PbxObjects(self)
 
     # -- events ---------------------------------------------------------------------------------
 

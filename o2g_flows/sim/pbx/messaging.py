@@ -62,6 +62,30 @@ class Messaging:
         self.publish_summary(login)
         return message
 
+    def mark_voicemail_read(self, login: str, voicemail_id: str) -> None:
+        """The message has been listened to: it is no longer unread."""
+        for message in self._inboxes[login].voicemails:
+            if message["voicemailId"] == voicemail_id and message["unread"]:
+                message["unread"] = False
+                self.publish_summary(login)
+
+    def delete_voicemails(self, login: str, voicemail_ids: set[str] | None = None) -> list[str]:
+        """Delete these messages (all when None); return the deleted ids.
+
+        Emits OnEventSummaryUpdated when something was deleted.
+        """
+        inbox = self._inboxes[login]
+        deleted = [
+            vm["voicemailId"]
+            for vm in inbox.voicemails
+            if voicemail_ids is None or vm["voicemailId"] in voicemail_ids
+        ]
+        if deleted:
+            gone = set(deleted)
+            inbox.voicemails = [vm for vm in inbox.voicemails if vm["voicemailId"] not in gone]
+            self.publish_summary(login)
+        return deleted
+
     # -- communication log ----------------------------------------------------------------------
 
     def add_record(self, login: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +96,62 @@ class Messaging:
         if _is_missed(record):
             self.publish_summary(login)
         return record
+
+    def acknowledge_records(
+        self, login: str, record_ids: list[int], acknowledged: bool
+    ) -> list[int]:
+        """Set ``acknowledged`` on these records; return the ids whose state changed.
+
+        Emits OnComRecordModified for each changed record, then OnComRecordsAck (or
+        OnComRecordsUnAck) with their ids, then OnEventSummaryUpdated if a counter moved.
+        """
+        before = self.summary(login)
+        wanted = set(record_ids)
+        changed = []
+        for record in self._inboxes[login].records:
+            if record["recordId"] in wanted and record.get("acknowledged") != acknowledged:
+                record["acknowledged"] = acknowledged
+                changed.append(record["recordId"])
+                self._pbx.emit(
+                    {
+                        "eventName": "OnComRecordModified",
+                        "loginName": login,
+                        "record": {
+                            "recordId": record["recordId"],
+                            "comRef": record["comRef"],
+                            "acknowledged": acknowledged,
+                        },
+                    }
+                )
+        if changed:
+            name = "OnComRecordsAck" if acknowledged else "OnComRecordsUnAck"
+            self._pbx.emit({"eventName": name, "loginName": login, "recordIds": changed})
+            self._publish_if_moved(login, before)
+        return changed
+
+    def delete_records(self, login: str, record_ids: set[int] | None = None) -> list[int]:
+        """Delete these records (all when None); return the deleted ids.
+
+        Emits OnComRecordsDeleted (without ``recordIds`` when every record went) and
+        OnEventSummaryUpdated if a counter moved.
+        """
+        inbox = self._inboxes[login]
+        before = self.summary(login)
+        deleted = [
+            r["recordId"]
+            for r in inbox.records
+            if record_ids is None or r["recordId"] in record_ids
+        ]
+        if not deleted:
+            return []
+        gone = set(deleted)
+        inbox.records = [r for r in inbox.records if r["recordId"] not in gone]
+        event: dict[str, Any] = {"eventName": "OnComRecordsDeleted", "loginName": login}
+        if record_ids is not None:
+            event["recordIds"] = deleted
+        self._pbx.emit(event)
+        self._publish_if_moved(login, before)
+        return deleted
 
     # -- callbacks and mini-messages ------------------------------------------------------------
 
@@ -105,6 +185,10 @@ class Messaging:
             "oldTextNb": inbox.read_mini_messages,
             "eventWaiting": unread > 0 or new_texts > 0,
         }
+
+    def _publish_if_moved(self, login: str, before: dict[str, Any]) -> None:
+        if self.summary(login) != before:
+            self.publish_summary(login)
 
     def publish_summary(self, login: str) -> None:
         self._pbx.emit(

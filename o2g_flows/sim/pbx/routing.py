@@ -1,14 +1,21 @@
-"""Per-user routing: DND, forward and overflow routes, as the call model applies them."""
+"""Per-user routing: DND, forward and overflow routes, as the call model applies them.
+
+Routes set through the REST API are checked here (``validate_forward``,
+``validate_overflow``) and refused with the spec's RoutingErrorInfo details.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import ErrorType, RestError
 
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["RoutingBook", "RoutingState"]
+__all__ = ["RoutingBook", "RoutingState", "routing_error"]
 
 Situation = Literal["immediate", "busy", "no_answer"]
 
@@ -29,12 +36,16 @@ class RoutingState:
     overflow: dict[str, Any] | None = None
     remote_extension: bool = False
     presentation: list[dict[str, Any]] = field(default_factory=list)
+    mobile: str | None = None  # the user's remote extension (MOBILE) device, if any
 
     def as_json(self) -> dict[str, Any]:
         """The RoutingState representation."""
-        presentation = self.presentation or [
-            {"destinations": [{"type": "OFFICE", "deviceId": self.office_device, "selected": True}]}
-        ]
+        destinations = [{"type": "OFFICE", "deviceId": self.office_device, "selected": True}]
+        if self.mobile is not None:
+            destinations.append(
+                {"type": "MOBILE", "deviceId": self.mobile, "selected": self.remote_extension}
+            )
+        presentation = self.presentation or [{"destinations": destinations}]
         return {
             "presentationRoutes": presentation,
             "forwardRoutes": [self.forward] if self.forward else [],
@@ -51,6 +62,11 @@ class RoutingBook:
         self._states = {
             login: RoutingState(office_device=user.number) for login, user in pbx.users.items()
         }
+        for login, user in pbx.users.items():
+            mobile = next((d for d in user.devices if d.type == "MOBILE"), None)
+            if mobile is not None:
+                self._states[login].mobile = mobile.id
+                self._states[login].remote_extension = mobile.remote_extension_active
 
     def state(self, login: str) -> RoutingState:
         return self._states[login]
@@ -99,7 +115,189 @@ class RoutingBook:
     def snapshot(self) -> dict[str, Any]:
         return {login: state.as_json() for login, state in self._states.items()}
 
+    # -- routes set through the REST API ---------------------------------------------------------
+
+    def capabilities(self, login: str) -> dict[str, bool]:
+        """What the user may manage (Capabilities): presentation only with a remote extension."""
+        return {
+            "presentationRoute": self._states[login].mobile is not None,
+            "forwardRoute": True,
+            "overflowRoute": True,
+            "dnd": True,
+        }
+
+    def set_remote_extension(self, login: str, active: bool) -> None:
+        """Select or deselect the MOBILE destination (activate the remote extension)."""
+        self._set_mobile(login, active)
+        self.publish(login)
+
+    def set_routes(
+        self, login: str, *, forward: dict[str, Any] | None, remote_extension: bool | None
+    ) -> None:
+        """Apply a checked SetRoutesRequest at once (one OnRoutingStateChanged).
+
+        ``forward`` None leaves the forward as it is, ``{}`` cancels it; ``remote_extension``
+        None leaves the MOBILE destination as it is.
+        """
+        if remote_extension is not None:
+            self._set_mobile(login, remote_extension)
+        if forward is not None:
+            self._states[login].forward = forward or None
+        self.publish(login)
+
+    def _set_mobile(self, login: str, active: bool) -> None:
+        state = self._states[login]
+        if state.mobile is None:
+            raise routing_error(
+                "INVALID_OPERATION", "MOBILE", "UNKNOWN", f"{login} has no remote extension"
+            )
+        state.remote_extension = active
+        for device in self._pbx.users[login].devices:
+            if device.id == state.mobile:
+                device.remote_extension_active = active
+
+    def validate_forward(self, login: str, route: dict[str, Any]) -> dict[str, Any]:
+        """A ForwardRoute checked for ``login``, as it will be stored; else a routing error."""
+        destination = _single_destination(route, "INVALID_FORWARD_ROUTE")
+        kind = destination["type"]
+        if kind == "VOICEMAIL":
+            self._check_voicemail(login)
+            target = {"type": "VOICEMAIL"}
+        elif kind == "NUMBER":
+            number = self._check_number(login, destination, "INVALID_FORWARD_ROUTE")
+            self._check_forward_loop(login, number)
+            target = {"type": "NUMBER", "number": number}
+        else:
+            raise routing_error(
+                "BAD_PARAMETER_VALUE",
+                kind,
+                "INVALID_FORWARD_ROUTE",
+                f"a forward destination must be VOICEMAIL or NUMBER, not {kind}",
+            )
+        checked: dict[str, Any] = {"destinations": [target]}
+        if route.get("forwardType"):
+            checked["forwardType"] = route["forwardType"]
+        return checked
+
+    def validate_overflow(self, login: str, route: dict[str, Any]) -> dict[str, Any]:
+        """An OverflowRoute checked for ``login``; UNKNOWN destinations are resolved."""
+        destination = _single_destination(route, "INVALID_OVERFLOW_ROUTE")
+        kind = destination["type"]
+        if kind == "UNKNOWN":
+            number = destination.get("number") or ""
+            kind = "VOICEMAIL" if number == self._pbx.config.voicemail_service else "NUMBER"
+        if kind == "VOICEMAIL":
+            self._check_voicemail(login)
+            target = {"type": "VOICEMAIL"}
+        elif kind == "NUMBER":
+            number = self._check_number(login, destination, "INVALID_OVERFLOW_ROUTE")
+            target = {"type": "NUMBER", "number": number}
+        else:
+            raise routing_error(
+                "BAD_PARAMETER_VALUE",
+                kind,
+                "INVALID_OVERFLOW_ROUTE",
+                f"an overflow destination must be VOICEMAIL or NUMBER, not {kind}",
+            )
+        return {"overflowType": route["overflowType"], "destinations": [target]}
+
+    def _check_voicemail(self, login: str) -> None:
+        if not self._pbx.users[login].voicemail:
+            raise routing_error(
+                "UNAUTHORIZED",
+                "VOICEMAIL",
+                "UNAUTHORIZED_PHONE_NUMBER",
+                f"{login} has no voicemail",
+            )
+
+    def _check_number(self, login: str, destination: dict[str, Any], invalid: str) -> str:
+        """The destination's number, if the dial plan accepts it for ``login``."""
+        number = destination.get("number")
+        if not number:
+            raise routing_error(
+                "BAD_PARAMETER_VALUE",
+                "NUMBER",
+                "NULL_OR_EMPTY_PARAMETER",
+                "a NUMBER destination needs a number",
+            )
+        if not _PHONE_NUMBER.fullmatch(number):
+            raise routing_error(
+                "BAD_PARAMETER_VALUE",
+                "NUMBER",
+                "BAD_PHONE_NUMBER_FORMAT",
+                f"{number!r} is not a phone number",
+            )
+        endpoint = self._pbx.resolve(number)
+        if endpoint.user is not None and endpoint.user.login == login:
+            raise routing_error(
+                "UNAUTHORIZED",
+                "NUMBER",
+                "UNAUTHORIZED_PHONE_NUMBER",
+                f"{number} is one of {login}'s own devices",
+            )
+        if endpoint.kind == "voicemail":
+            raise routing_error(
+                "UNAUTHORIZED",
+                "NUMBER",
+                "UNAUTHORIZED_PHONE_NUMBER",
+                f"{number} is a service number: use a VOICEMAIL destination",
+            )
+        if endpoint.kind == "external" and endpoint.external is None and number[0] not in "+0":
+            raise routing_error(
+                "UNKNOWN_PHONE_NUMBER",
+                "NUMBER",
+                invalid,
+                f"{number} is not in the dial plan (outside numbers start with + or 0)",
+            )
+        return number
+
+    def _check_forward_loop(self, login: str, number: str) -> None:
+        """Refuse a forward whose chain of immediate forwards comes back to ``login``."""
+        seen = {login}
+        endpoint = self._pbx.resolve(number)
+        while endpoint.user is not None:
+            if endpoint.user.login in seen:
+                raise routing_error(
+                    "BAD_PARAMETER_VALUE",
+                    "NUMBER",
+                    "INVALID_FORWARD_ROUTE",
+                    f"forwarding {login} to {number} makes a loop",
+                )
+            seen.add(endpoint.user.login)
+            forward = self._states[endpoint.user.login].forward
+            if not forward or forward.get("forwardType"):
+                return
+            target = _first_destination(forward) or {}
+            if target.get("type") != "NUMBER":
+                return
+            endpoint = self._pbx.resolve(target["number"])
+
 
 def _first_destination(route: dict[str, Any]) -> dict[str, Any] | None:
     destinations = route.get("destinations") or []
     return destinations[0] if destinations else None
+
+
+#: RoutingErrorCause BAD_PHONE_NUMBER_FORMAT: the spec's phone number expression.
+_PHONE_NUMBER = re.compile(r"[+]?[0-9A-D*#() ]{1,49}")
+
+
+def _single_destination(route: dict[str, Any], invalid: str) -> dict[str, Any]:
+    destinations = route.get("destinations") or []
+    if len(destinations) != 1:
+        raise routing_error(
+            "BAD_PARAMETER_VALUE",
+            None,
+            invalid,
+            f"a route takes exactly one destination, not {len(destinations)}",
+        )
+    return destinations[0]
+
+
+def routing_error(error_type: str, destination: str | None, cause: str, message: str) -> RestError:
+    """A routing refusal: 403 NOT_ALLOWED when unauthorized, else 400 BAD_PARAMETER."""
+    detail = {"errorType": error_type, "errorCause": cause, "message": message}
+    if destination is not None:
+        detail["destinationType"] = destination
+    kind = ErrorType.NOT_ALLOWED if error_type == "UNAUTHORIZED" else ErrorType.BAD_PARAMETER
+    return RestError(kind, message, routing=detail)
