@@ -100,7 +100,7 @@ def mapping(label: str, value: object, optional: bool = False) -> None:
     raise TypeError(f"{label} must be a dict (a JSON object), not {_describe(value)}")
 
 
-_ITEM_NAMES = {str: "str", int: "int", bool: "bool", dict: "dict"}
+_ITEM_NAMES = {str: "a str", int: "an int", bool: "a bool", dict: "a dict"}
 
 
 def items(label: str, value: object, kind: type, optional: bool = False) -> None:
@@ -114,7 +114,7 @@ def items(label: str, value: object, kind: type, optional: bool = False) -> None
     for index, item in enumerate(value):
         if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
             raise TypeError(
-                f"{label}[{index}] must be a {_ITEM_NAMES.get(kind, kind.__name__)}, "
+                f"{label}[{index}] must be {_ITEM_NAMES.get(kind, kind.__name__)}, "
                 f"not {_describe(item)}"
             )
 

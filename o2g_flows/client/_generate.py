@@ -237,6 +237,8 @@ FLAGS = {("GET /logins", "onlyACD"), ("POST /messaging/mailboxes/{mailboxId}", "
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST /telephony/calls/{callRef}/recording", "action"): ("start", "stop", "pause", "resume"),
 }
+#: GETs answered 204 No Content when there is nothing to describe (as the SDKs expect).
+MAY_BE_EMPTY = {"GET /routing/forwardroute", "GET /routing/overflowroute"}
 #: Path parameters that may hold several segments (``Subscriber/70300/Subscriber_Alias``).
 MULTI_SEGMENT = {"objectName"}
 
@@ -502,7 +504,7 @@ def _expect(item: dict[str, Any], names: TypeNames) -> tuple[str, str]:
     """(expect kind, return annotation) from the endpoint's 2xx answers."""
     success = [r for r in item["responses"] if r["code"] < 300]
     typed = [r for r in success if r["type"]]
-    empty = any(r["type"] is None for r in success)
+    empty = any(r["type"] is None for r in success) or item["id"] in MAY_BE_EMPTY
     if any(r["media_type"] == "application/octet-stream" for r in success):
         return "bytes", "bytes"
     if not typed:

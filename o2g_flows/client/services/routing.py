@@ -119,7 +119,7 @@ class RoutingService(Service):
         await self._request("DELETE", "/routing/dnd", params=check.query({"loginName": login_name}))
 
     @endpoint("GET /routing/forwardroute")
-    async def get_forward_route(self, *, login_name: str | None = None) -> ForwardRoute:
+    async def get_forward_route(self, *, login_name: str | None = None) -> ForwardRoute | None:
         """Retrieves the forward route.
 
         ``GET /routing/forwardroute`` (TELEPHONY_ADVANCED)
@@ -132,7 +132,7 @@ class RoutingService(Service):
             "GET",
             "/routing/forwardroute",
             params=check.query({"loginName": login_name}),
-            expect="object",
+            expect="object?",
         )
 
     @endpoint("DELETE /routing/forwardroute")
@@ -171,7 +171,7 @@ class RoutingService(Service):
         )
 
     @endpoint("GET /routing/overflowroute")
-    async def get_overflow_route(self, *, login_name: str | None = None) -> OverflowRoute:
+    async def get_overflow_route(self, *, login_name: str | None = None) -> OverflowRoute | None:
         """Retrieves the overflow route.
 
         ``GET /routing/overflowroute`` (TELEPHONY_ADVANCED)
@@ -184,7 +184,7 @@ class RoutingService(Service):
             "GET",
             "/routing/overflowroute",
             params=check.query({"loginName": login_name}),
-            expect="object",
+            expect="object?",
         )
 
     @endpoint("POST /routing/overflowroute")
