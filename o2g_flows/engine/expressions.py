@@ -1,0 +1,431 @@
+"""JMESPath expressions and ``${...}`` templates, compiled once when a flow loads.
+
+An expression is evaluated over the context ``{event, key, state, vars, now}`` (guards also
+see ``call`` and ``agent``). At load the AST is walked so that unknown functions, wrong
+arity, malformed literal patterns and names the context does not have are load errors,
+not silent ``null`` at run time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as _jp_errors
+from jmespath.visitor import Options, TreeInterpreter
+
+from .functions import FunctionTable, parse_days, parse_windows
+
+__all__ = [
+    "CONTEXT_NAMES",
+    "GUARD_NAMES",
+    "Dynamic",
+    "EvaluationError",
+    "Expression",
+    "ExpressionError",
+    "compile_value",
+    "format_value",
+    "render",
+    "truthy",
+]
+
+CONTEXT_NAMES = frozenset({"event", "key", "state", "vars", "now"})
+GUARD_NAMES = CONTEXT_NAMES | {"call", "agent"}
+
+
+class ExpressionError(ValueError):
+    """A malformed expression; ``offset`` is the 0-based character where it goes wrong."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+class EvaluationError(Exception):
+    """An expression failed at run time (a type error in a function, for instance)."""
+
+    def __init__(self, source: str, cause: Exception) -> None:
+        super().__init__(f"${{{source}}}: {cause}")
+        self.source = source
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truth: ``null``, ``false``, ``''``, ``[]`` and ``{}`` are false; 0 is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+class Expression:
+    """A compiled JMESPath expression; ``names`` are the context names it reads."""
+
+    __slots__ = ("_visit", "names", "parsed", "source")
+
+    def __init__(
+        self, source: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES
+    ) -> None:
+        if not isinstance(source, str) or not source.strip():
+            raise ExpressionError("empty expression", 0)
+        try:
+            compiled = jmespath.compile(source)
+        except _jp_errors.ParseError as exc:
+            raise ExpressionError(_parse_message(exc), exc.lex_position) from None
+        except _jp_errors.JMESPathError as exc:
+            raise ExpressionError(str(exc), 0) from None
+        self.source = source
+        self.parsed = compiled.parsed
+        self.names = frozenset(_check(self.parsed, source, table, roots))
+        self._visit = _interpreter(table).visit
+
+    def evaluate(self, context: Any) -> Any:
+        """The expression's value; raises ``EvaluationError`` on a run-time type error."""
+        try:
+            return self._visit(self.parsed, context)
+        except (_jp_errors.JMESPathError, TypeError, ValueError) as exc:
+            raise EvaluationError(self.source, exc) from None
+
+    def test(self, context: Any) -> bool:
+        """The expression's truth (JMESPath rules)."""
+        return truthy(self.evaluate(context))
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+
+_INTERPRETERS: dict[int, tuple[FunctionTable, TreeInterpreter]] = {}
+
+
+def _interpreter(table: FunctionTable) -> TreeInterpreter:
+    """One shared interpreter per function table (``ParsedResult.search`` builds one per call)."""
+    entry = _INTERPRETERS.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = (table, TreeInterpreter(Options(custom_functions=table.functions())))
+        _INTERPRETERS[id(table)] = entry
+    return entry[1]
+
+
+def _parse_message(exc: _jp_errors.ParseError) -> str:
+    token = exc.token_value
+    if isinstance(exc, _jp_errors.IncompleteExpressionError):
+        return "incomplete expression"
+    if isinstance(exc, _jp_errors.LexerError):
+        return f"bad token {token!r}" if token else "bad token"
+    return f"unexpected {token!r}" if token not in (None, "") else "syntax error"
+
+
+# -- static checks --------------------------------------------------------------------------------
+
+# Node types whose children all see the same input as the node itself.
+_SAME_INPUT = {
+    "comparator",
+    "and_expression",
+    "or_expression",
+    "not_expression",
+    "function_expression",
+    "multi_select_list",
+    "multi_select_dict",
+    "key_val_pair",
+    "flatten",
+}
+
+
+def _check(node: dict[str, Any], source: str, table: FunctionTable, roots: frozenset[str]) -> set:
+    names: set[str] = set()
+    _walk(node, True, source, table, roots, names)
+    return names
+
+
+def _walk(
+    node: Any,
+    at_root: bool,
+    source: str,
+    table: FunctionTable,
+    roots: frozenset[str],
+    names: set[str],
+) -> None:
+    if not isinstance(node, dict):
+        return
+    kind = node["type"]
+    children = node.get("children", [])
+    if kind == "field":
+        if at_root:
+            _check_root(node["value"], source, roots)
+            names.add(node["value"])
+        return
+    if kind == "function_expression":
+        _check_call(node, source, table)
+    if kind in ("subexpression", "index_expression", "pipe"):
+        # the first child reads the input, the rest read what it produced
+        for i, child in enumerate(children):
+            _walk(child, at_root and i == 0, source, table, roots, names)
+        return
+    if kind in ("projection", "filter_projection", "value_projection"):
+        for i, child in enumerate(children):
+            _walk(child, at_root and i == 0, source, table, roots, names)
+        return
+    if kind == "expref":
+        for child in children:
+            _walk(child, False, source, table, roots, names)
+        return
+    for child in children:
+        _walk(child, at_root and kind in _SAME_INPUT, source, table, roots, names)
+
+
+def _check_root(name: str, source: str, roots: frozenset[str]) -> None:
+    if name in roots:
+        return
+    offset = _find_word(source, name)
+    hint = difflib.get_close_matches(name, sorted(roots), n=1)
+    suggestion = f"did you mean {hint[0] if hint else 'event.' + name}?"
+    known = ", ".join(sorted(roots))
+    raise ExpressionError(f"unknown name {name!r} (the context has {known}; {suggestion})", offset)
+
+
+def _check_call(node: dict[str, Any], source: str, table: FunctionTable) -> None:
+    name = node["value"]
+    args = node["children"]
+    offset = _find_word(source, name + "(")
+    arity = table.arity_of(name)
+    if arity is None:
+        close = difflib.get_close_matches(name, table.names(), n=1)
+        hint = f" (did you mean {close[0]}()?)" if close else ""
+        raise ExpressionError(f"unknown function {name}(){hint}", offset)
+    count, variadic = arity
+    if (variadic and len(args) < count) or (not variadic and len(args) != count):
+        expected = f"at least {count}" if variadic else str(count)
+        raise ExpressionError(
+            f"{name}() takes {expected} argument{'s' * (count != 1)}, got {len(args)}", offset
+        )
+    literal = _literal_string(args[1]) if len(args) > 1 else None
+    if literal is None:
+        return
+    try:
+        if name == "regex_match":
+            re.compile(literal)
+        elif name == "time_in":
+            parse_windows(literal)
+        elif name == "weekday_in":
+            parse_days(literal)
+    except (ValueError, re.error) as exc:
+        raise ExpressionError(f"{name}(): {exc}", offset) from None
+
+
+def _literal_string(node: Any) -> str | None:
+    if isinstance(node, dict) and node.get("type") == "literal" and isinstance(node["value"], str):
+        return node["value"]
+    return None
+
+
+def _find_word(source: str, word: str) -> int:
+    match = re.search(r"(?<![\w.])" + re.escape(word), source)
+    return match.start() if match else 0
+
+
+# -- templates ------------------------------------------------------------------------------------
+
+
+class Dynamic:
+    """A value computed from the context when used (a template, or a structure holding one)."""
+
+    __slots__ = ()
+
+    def render(self, context: Any) -> Any:
+        raise NotImplementedError
+
+    def expressions(self) -> Iterator[Expression]:
+        raise NotImplementedError
+
+
+class _Whole(Dynamic):
+    """``"${expr}"``: the expression's value, with its type."""
+
+    __slots__ = ("expression",)
+
+    def __init__(self, expression: Expression) -> None:
+        self.expression = expression
+
+    def render(self, context: Any) -> Any:
+        return self.expression.evaluate(context)
+
+    def expressions(self) -> Iterator[Expression]:
+        yield self.expression
+
+
+class _Text(Dynamic):
+    """Text with ``${expr}`` parts, each formatted into the string."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str | Expression]) -> None:
+        self.parts = parts
+
+    def render(self, context: Any) -> str:
+        return "".join(
+            part if isinstance(part, str) else format_value(part.evaluate(context))
+            for part in self.parts
+        )
+
+    def expressions(self) -> Iterator[Expression]:
+        yield from (part for part in self.parts if isinstance(part, Expression))
+
+
+class _Mapping(Dynamic):
+    __slots__ = ("items",)
+
+    def __init__(self, items: dict[Any, Any]) -> None:
+        self.items = items
+
+    def render(self, context: Any) -> dict[Any, Any]:
+        return {key: render(value, context) for key, value in self.items.items()}
+
+    def expressions(self) -> Iterator[Expression]:
+        for value in self.items.values():
+            if isinstance(value, Dynamic):
+                yield from value.expressions()
+
+
+class _Sequence(Dynamic):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def render(self, context: Any) -> list[Any]:
+        return [render(value, context) for value in self.items]
+
+    def expressions(self) -> Iterator[Expression]:
+        for value in self.items:
+            if isinstance(value, Dynamic):
+                yield from value.expressions()
+
+
+def render(value: Any, context: Any) -> Any:
+    """``value`` with its templates evaluated (plain values are returned as they are)."""
+    return value.render(context) if isinstance(value, Dynamic) else value
+
+
+def format_value(value: Any) -> str:
+    """How a value reads inside text: null is empty, booleans lower-case, structures JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def compile_text(text: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
+    """A string as a template: itself if it holds no ``${``, else a ``Dynamic``.
+
+    Raises ``ExpressionError`` with the offset in ``text`` of the faulty part.
+    """
+    if "${" not in text:
+        return text
+    parts: list[str | Expression] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            literal.append("${")
+            i += 3
+            continue
+        if not text.startswith("${", i):
+            literal.append(text[i])
+            i += 1
+            continue
+        end = _closing_brace(text, i + 2)
+        if end < 0:
+            raise ExpressionError("unclosed ${ (missing })", i)
+        inner = text[i + 2 : end]
+        try:
+            expression = Expression(inner, table, roots)
+        except ExpressionError as exc:
+            raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append(expression)
+        i = end + 1
+    if literal:
+        parts.append("".join(literal))
+    if len(parts) == 1 and isinstance(parts[0], Expression):
+        return _Whole(parts[0])
+    if all(isinstance(part, str) for part in parts):
+        return "".join(parts)  # only escaped ``$${``
+    return _Text(parts)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the ``}`` closing a ``${`` whose body starts at ``start``; -1 if none."""
+    depth = 1
+    i = start
+    quote = ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def compile_value(
+    value: Any,
+    table: FunctionTable,
+    roots: frozenset[str] = CONTEXT_NAMES,
+    on_error: Any = None,
+    path: tuple[Any, ...] = (),
+) -> Any:
+    """A YAML value with every ``${...}`` compiled; plain parts stay plain.
+
+    ``on_error(path, error)`` is called for each malformed template (``path`` leads from
+    ``value`` to the faulty string) and the string is kept as it is; without it the first
+    ``ExpressionError`` is raised.
+    """
+    if isinstance(value, str):
+        try:
+            return compile_text(value, table, roots)
+        except ExpressionError as exc:
+            if on_error is None:
+                raise
+            on_error(path, exc)
+            return value
+    if isinstance(value, dict):
+        items = {
+            key: compile_value(item, table, roots, on_error, (*path, key))
+            for key, item in value.items()
+        }
+        if any(isinstance(item, Dynamic) for item in items.values()):
+            return _Mapping(items)
+        return dict(items)
+    if isinstance(value, list):
+        items_list = [
+            compile_value(item, table, roots, on_error, (*path, index))
+            for index, item in enumerate(value)
+        ]
+        if any(isinstance(item, Dynamic) for item in items_list):
+            return _Sequence(items_list)
+        return list(items_list)
+    return value
+
+
+def expressions_in(value: Any) -> Iterable[Expression]:
+    """Every expression inside a compiled value."""
+    return value.expressions() if isinstance(value, Dynamic) else ()

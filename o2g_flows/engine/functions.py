@@ -1,0 +1,242 @@
+"""JMESPath functions flows need beyond the standard ones, and the table plugins extend.
+
+Each function is registered with its JMESPath argument types; the loader checks names and
+arity of every call at load time, the interpreter checks types at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jmespath import functions as _jp
+
+__all__ = ["BUILTIN_FUNCTIONS", "FunctionSpec", "FunctionTable", "parse_days", "parse_windows"]
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A JMESPath function: its callable and one list of allowed types per argument.
+
+    ``types`` entries use JMESPath type names (``string``, ``number``, ``object``, ``array``,
+    ``boolean``, ``null``, ``array-string``...); an empty list accepts anything. With
+    ``variadic`` the last argument may repeat (and the arity is a minimum).
+    """
+
+    name: str
+    func: Callable[..., Any]
+    types: tuple[tuple[str, ...], ...]
+    variadic: bool = False
+    doc: str = ""
+
+    def accepts(self, count: int) -> bool:
+        """Whether ``count`` arguments is a valid arity."""
+        return count >= len(self.types) if self.variadic else count == len(self.types)
+
+    def arity(self) -> str:
+        n = len(self.types)
+        return f"at least {n}" if self.variadic else str(n)
+
+
+class FunctionTable:
+    """The functions expressions may call: JMESPath's own plus registered ones."""
+
+    def __init__(self, specs: list[FunctionSpec] | None = None) -> None:
+        self._custom: dict[str, FunctionSpec] = {}
+        self._functions: _jp.Functions | None = None
+        for spec in specs or ():
+            self.add(spec)
+
+    def add(self, spec: FunctionSpec) -> None:
+        """Register ``spec``; a name already taken is a ``ValueError``."""
+        if spec.name in self._custom or spec.name in _jp.Functions.FUNCTION_TABLE:
+            raise ValueError(f"JMESPath function {spec.name}() is already defined")
+        self._custom[spec.name] = spec
+        self._functions = None
+
+    def copy(self) -> FunctionTable:
+        return FunctionTable(list(self._custom.values()))
+
+    def arity_of(self, name: str) -> tuple[int, bool] | None:
+        """``(argument count, variadic)`` of a known function, or None."""
+        spec = self._custom.get(name)
+        if spec is not None:
+            return len(spec.types), spec.variadic
+        builtin = _jp.Functions.FUNCTION_TABLE.get(name)
+        if builtin is None:
+            return None
+        signature = builtin["signature"]
+        variadic = bool(signature) and bool(signature[-1].get("variadic"))
+        return len(signature), variadic
+
+    def names(self) -> list[str]:
+        return sorted({*self._custom, *_jp.Functions.FUNCTION_TABLE})
+
+    def custom(self) -> list[FunctionSpec]:
+        return list(self._custom.values())
+
+    def functions(self) -> _jp.Functions:
+        """A ``jmespath.functions.Functions`` instance holding the registered functions."""
+        if self._functions is None:
+            namespace: dict[str, Any] = {}
+            for spec in self._custom.values():
+                signature = [{"types": list(types)} for types in spec.types]
+                if spec.variadic and signature:
+                    signature[-1]["variadic"] = True
+                namespace[f"_func_{spec.name}"] = _jp.signature(*signature)(_method(spec.func))
+            self._functions = type("FlowFunctions", (_jp.Functions,), namespace)()
+        return self._functions
+
+
+def _method(func: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Any, *args: Any) -> Any:
+        return func(*args)
+
+    method.__name__ = getattr(func, "__name__", "function")
+    return method
+
+
+# -- time windows ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def parse_windows(text: str) -> tuple[tuple[int, int], ...]:
+    """``"08:00-12:00, 14:00-18:00"`` as minute ranges; raises ``ValueError`` when malformed."""
+    windows = []
+    for part in text.split(","):
+        start, sep, end = part.strip().partition("-")
+        if not sep:
+            raise ValueError(f"time window {part.strip()!r} is not HH:MM-HH:MM")
+        windows.append((_minutes(start), _minutes(end)))
+    return tuple(windows)
+
+
+def _minutes(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*", text)
+    if not match or int(match[1]) > 24 or int(match[2]) > 59:
+        raise ValueError(f"{text.strip()!r} is not a time of day (HH:MM)")
+    return int(match[1]) * 60 + int(match[2])
+
+
+@lru_cache(maxsize=256)
+def parse_days(text: str) -> frozenset[str]:
+    """``"mon-fri,sun"`` as a set of day names; raises ``ValueError`` when malformed."""
+    days: set[str] = set()
+    for part in text.lower().split(","):
+        first, sep, last = (piece.strip()[:3] for piece in part.partition("-"))
+        if first not in _DAYS or (sep and last not in _DAYS):
+            raise ValueError(f"{part.strip()!r} is not a day or range of days (mon..sun)")
+        if not sep:
+            days.add(first)
+            continue
+        i, j = _DAYS.index(first), _DAYS.index(last)
+        span = range(i, j + 1) if i <= j else [*range(i, 7), *range(0, j + 1)]
+        days.update(_DAYS[k] for k in span)
+    return frozenset(days)
+
+
+def _time_in(when: Any, windows: str) -> bool:
+    text = when.get("time") if isinstance(when, dict) else when
+    if not isinstance(text, str):
+        return False
+    minute = _minutes(text)
+    for start, end in parse_windows(windows):
+        inside = start <= minute < end if start <= end else minute >= start or minute < end
+        if inside:
+            return True
+    return False
+
+
+def _weekday_in(when: Any, days: str) -> bool:
+    day = when.get("weekday") if isinstance(when, dict) else when
+    return isinstance(day, str) and day.lower()[:3] in parse_days(days)
+
+
+# -- text and numbers -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regex_match(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and _pattern(pattern).search(value) is not None
+
+
+def _normalize_number(number: Any, *country: str) -> str | None:
+    """Digits only, ``00`` as ``+``; with a country code, a national ``0...`` becomes ``+CC...``."""
+    if number is None:
+        return None
+    text = re.sub(r"[\s.\-()/]", "", str(number))
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if country and isinstance(country[0], str) and text.startswith("0"):
+        text = "+" + country[0].lstrip("+") + text[1:]
+    return text
+
+
+def _remote_number(event: Any) -> str | None:
+    """The phone number of the other party of a call event (first participant)."""
+    if not isinstance(event, dict):
+        return None
+    for field in ("participants", "addedParticipants", "modifiedParticipants"):
+        parties = event.get(field)
+        if isinstance(parties, list) and parties and isinstance(parties[0], dict):
+            identity = parties[0].get("identity") or {}
+            number = (identity.get("id") or {}).get("phoneNumber")
+            return number if number is not None else parties[0].get("participantId")
+    return None
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def _upper(text: str | None) -> str | None:
+    return None if text is None else text.upper()
+
+
+_STR_OR_NULL = ("string", "null")
+_TIME = ("object", "string", "null")
+
+BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        "time_in",
+        _time_in,
+        (_TIME, ("string",)),
+        doc="time_in(now, '08:00-12:00,14:00-18:00'): inside a window (may wrap midnight)",
+    ),
+    FunctionSpec(
+        "weekday_in",
+        _weekday_in,
+        (_TIME, ("string",)),
+        doc="weekday_in(now, 'mon-fri'): the day is one of the listed days or ranges",
+    ),
+    FunctionSpec(
+        "regex_match",
+        _regex_match,
+        ((), ("string",)),
+        doc="regex_match(value, pattern): a string value in which the pattern is found",
+    ),
+    FunctionSpec(
+        "normalize_number",
+        _normalize_number,
+        ((),),
+        variadic=True,
+        doc="normalize_number(number[, country]): '01 40 00 00 01', '33' -> '+33140000001'",
+    ),
+    FunctionSpec(
+        "remote_number",
+        _remote_number,
+        ((),),
+        doc="remote_number(event): the other party's phone number in a call event",
+    ),
+    FunctionSpec("lower", _lower, (_STR_OR_NULL,), doc="lower(text)"),
+    FunctionSpec("upper", _upper, (_STR_OR_NULL,), doc="upper(text)"),
+)

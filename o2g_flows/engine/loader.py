@@ -1,0 +1,1037 @@
+"""Loading flows: YAML with positions -> validated ``Flow`` objects, every error at once.
+
+Each problem is a ``SourceError`` reading ``file:line:col: message``. A file with errors
+yields no flow, but never stops the other files from loading.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from .._yaml import Location, SourceError, key_location, load_yaml, location_of
+from ..plugins import Registry
+from ..spec import event_names
+from .actions import ActionSpec, check_type, describe_type
+from .expressions import (
+    CONTEXT_NAMES,
+    GUARD_NAMES,
+    Dynamic,
+    Expression,
+    ExpressionError,
+    compile_text,
+    compile_value,
+)
+from .model import END, MODES, Expect, Flow, Handler, State, Step, TestCase, TestEvent, Timer
+
+__all__ = [
+    "DEFAULT_KEY",
+    "FLOW_KEYS",
+    "LoadResult",
+    "load_flows",
+    "load_text",
+    "parse_duration",
+]
+
+DEFAULT_KEY = "event.callRef || event.loginName"
+
+FLOW_KEYS = (
+    "flow",
+    "description",
+    "enabled",
+    "users",
+    "key",
+    "mode",
+    "max",
+    "vars",
+    "on_error",
+    "on",
+    "when",
+    "do",
+    "start",
+    "states",
+    "tests",
+)
+START_KEYS = ("on", "when", "do", "goto")
+HANDLER_KEYS = ("when", "do", "goto")
+STATE_KEYS = ("enter", "exit", "on", "after", "goto")
+TIMER_KEYS = ("seconds", "minutes", "hours", "do", "goto")
+STEP_KEYS = ("guard", "on_error", "as")
+TEST_KEYS = ("name", "start", "vars", "fail", "events", "expect", "absent", "state", "until")
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_STATE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_EVENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DURATION = re.compile(r"\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*)+\Z")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass
+class LoadResult:
+    """The flows that loaded, and every error of those that did not."""
+
+    flows: list[Flow] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def report(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or text like ``"20s"``, ``"1m30s"``, ``"500ms"``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like 20s, 2m, 1h")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str) and _DURATION.match(value):
+        return sum(float(n) * _UNIT[unit] for n, unit in _PART.findall(value))
+    if isinstance(value, str):
+        try:
+            return parse_duration(float(value))
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a duration (a number of seconds, or 20s, 2m, 1h)")
+
+
+def load_flows(paths: Iterable[str | Path], registry: Registry | None = None) -> LoadResult:
+    """Load every ``*.yaml``/``*.yml`` file under ``paths`` (folders are searched recursively)."""
+    registry = registry or Registry.builtin()
+    result = LoadResult()
+    parsed: list[_FlowBuilder] = []
+    for file in _flow_files(paths, result):
+        result.files.append(str(file))
+        try:
+            text = file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.errors.append(SourceError(Location(str(file), 1, 1), f"cannot read: {exc}"))
+            continue
+        parsed.append(_FlowBuilder(text, str(file), registry).build())
+    _finish(parsed, registry, result)
+    return result
+
+
+def load_text(text: str, file: str = "<flow>", registry: Registry | None = None) -> LoadResult:
+    """Load one flow from YAML text (``file`` names it in errors)."""
+    registry = registry or Registry.builtin()
+    result = LoadResult(files=[file])
+    _finish([_FlowBuilder(text, file, registry).build()], registry, result)
+    return result
+
+
+def _flow_files(paths: Iterable[str | Path], result: LoadResult) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            result.errors.append(SourceError(Location(str(path), 1, 1), "no such file or folder"))
+    return files
+
+
+def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult) -> None:
+    """Checks across files: event names (O2G, plugins, emitted by flows) and unique names."""
+    known = set(event_names()) | registry.events
+    for builder in builders:
+        known.update(builder.emitted)
+    names: dict[str, Location] = {}
+    for builder in builders:
+        for name, location in builder.event_refs:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                builder.error(location, f"unknown event {name!r}{hint}")
+        flow = builder.flow
+        if flow is not None and not builder.errors:
+            if flow.name in names:
+                builder.error(
+                    flow.location, f"flow {flow.name!r} is already defined at {names[flow.name]}"
+                )
+            else:
+                names[flow.name] = flow.location
+        result.errors.extend(builder.errors)
+        if builder.flow is not None and not builder.errors:
+            result.flows.append(builder.flow)
+
+
+class _FlowBuilder:
+    """Validates one file, collecting every error."""
+
+    def __init__(self, text: str, file: str, registry: Registry) -> None:
+        self.text = text
+        self.file = file
+        self.lines = text.splitlines()
+        self.registry = registry
+        self.table = registry.functions
+        self.errors: list[SourceError] = []
+        self.event_refs: list[tuple[str, Location]] = []
+        self.emitted: set[str] = set()
+        self.gotos: list[tuple[str, Location]] = []
+        self.names: set[str] = set()
+        self.flow: Flow | None = None
+        self.default_on_error = "stop"
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def error(self, location: Location, message: str) -> None:
+        self.errors.append(SourceError(location, message))
+
+    def at(self, node: Any, key: Any = None) -> Location:
+        return location_of(node, self.file, key)
+
+    def at_key(self, node: Any, key: Any) -> Location:
+        if isinstance(node, CommentedMap):
+            return key_location(node, self.file, key)
+        return self.at(node)
+
+    def keys(self, node: CommentedMap, allowed: Iterable[str], where: str) -> None:
+        allowed = tuple(allowed)
+        for key in node:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.error(self.at_key(node, key), f"unknown key {key!r} in {where}{hint}")
+
+    def mapping(self, parent: Any, key: Any, where: str) -> CommentedMap | None:
+        value = parent[key]
+        if isinstance(value, CommentedMap):
+            return value
+        self.error(self.at(parent, key), f"{where} must be a mapping, not {_kind(value)}")
+        return None
+
+    def string(self, parent: Any, key: Any, where: str) -> str | None:
+        value = parent[key]
+        if isinstance(value, str):
+            return value
+        self.error(self.at(parent, key), f"{where} must be a string, not {_kind(value)}")
+        return None
+
+    # -- parsing ------------------------------------------------------------------------------
+
+    def build(self) -> _FlowBuilder:
+        data = self._parse()
+        if data is None:
+            return self
+        if not isinstance(data, CommentedMap):
+            where = Location(self.file, 1, 1)
+            self.error(where, f"a flow file holds a mapping (flow: ...), not {_kind(data)}")
+            return self
+        self._flow(data)
+        return self
+
+    def _parse(self) -> Any:
+        try:
+            root = YAML(typ="rt").compose(self.text)
+        except MarkedYAMLError:
+            try:
+                load_yaml(self.text, self.file)
+            except SourceError as exc:
+                self.errors.append(exc)
+            return None
+        if root is None:
+            self.error(Location(self.file, 1, 1), "empty file (a flow starts with flow: NAME)")
+            return None
+        self._duplicates(root)
+        yaml = YAML(typ="rt")
+        yaml.allow_duplicate_keys = True
+        return yaml.load(self.text)
+
+    def _duplicates(self, node: Node) -> None:
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key, value in node.value:
+                name = getattr(key, "value", None)
+                if isinstance(name, str):
+                    mark = key.start_mark
+                    if name in seen:
+                        self.error(
+                            Location(self.file, mark.line + 1, mark.column + 1),
+                            f"duplicate key {name!r} (first at line {seen[name]})",
+                        )
+                    else:
+                        seen[name] = mark.line + 1
+                self._duplicates(value)
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                self._duplicates(item)
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def expression(
+        self, parent: Any, key: Any, roots: frozenset[str] = CONTEXT_NAMES
+    ) -> Expression | None:
+        value = parent[key]
+        if not isinstance(value, str):
+            self.error(self.at(parent, key), f"expected a JMESPath expression, not {_kind(value)}")
+            return None
+        source = value.strip()
+        if source.startswith("${") and source.endswith("}"):
+            source = source[2:-1]  # a condition written as a template is the same expression
+            shift = value.index("${") + 2
+        else:
+            shift = len(value) - len(value.lstrip())
+        try:
+            expression = Expression(source, self.table, roots)
+        except ExpressionError as exc:
+            where = self.scalar_position(parent, key, shift + (exc.offset or 0))
+            self.error(where, f"bad expression: {exc.message}")
+            return None
+        self.names.update(expression.names)
+        return expression
+
+    def value(self, parent: Any, key: Any, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
+        """A YAML value with its templates compiled (errors reported at their spot)."""
+
+        def report(path: tuple[Any, ...], exc: ExpressionError) -> None:
+            node, last = parent, key
+            for step in path:
+                node, last = node[last], step
+            self.error(
+                self.scalar_position(node, last, exc.offset or 0), f"bad template: {exc.message}"
+            )
+
+        compiled = compile_value(_plain(parent[key]), self.table, roots, report)
+        if isinstance(compiled, Dynamic):
+            for expression in compiled.expressions():
+                self.names.update(expression.names)
+        return compiled
+
+    def scalar_position(self, parent: Any, key: Any, offset: int) -> Location:
+        """Where character ``offset`` of the scalar ``parent[key]`` is in the file."""
+        start = self.at(parent, key)
+        line, column = start.line - 1, start.column - 1
+        if line >= len(self.lines):
+            return start
+        text = self.lines[line]
+        indicator = text[column] if column < len(text) else ""
+        if indicator in "|>":
+            rows = self.lines[line + 1 :]
+            line += 1
+        else:
+            if indicator in "\"'":
+                column += 1
+            rows = [text[column:], *self.lines[line + 1 :]]
+            first = True
+            for row in rows:
+                body = row if first else row.lstrip()
+                pad = column if first else len(row) - len(body)
+                if offset <= len(body):
+                    return Location(self.file, line + 1, pad + offset + 1)
+                offset -= len(body) + 1
+                line += 1
+                first = False
+            return start
+        for row in rows:
+            body = row.lstrip()
+            if offset <= len(body):
+                return Location(self.file, line + 1, len(row) - len(body) + offset + 1)
+            offset -= len(body) + 1
+            line += 1
+        return start
+
+    # -- the flow -----------------------------------------------------------------------------
+
+    def _flow(self, data: CommentedMap) -> None:
+        self.keys(data, FLOW_KEYS, "a flow")
+        name = None
+        if "flow" not in data:
+            self.error(self.at(data), "missing flow: NAME")
+        else:
+            name = self.string(data, "flow", "flow")
+            if name is not None and not _NAME.match(name):
+                self.error(
+                    self.at(data, "flow"),
+                    f"flow name {name!r} may hold letters, digits, '-', '_' and '.'",
+                )
+        description = ""
+        if "description" in data:
+            description = self.string(data, "description", "description") or ""
+        enabled = True
+        if "enabled" in data:
+            enabled = data["enabled"]
+            if not isinstance(enabled, bool):
+                self.error(self.at(data, "enabled"), "enabled must be true or false")
+                enabled = True
+        users = self._users(data)
+        mode, maximum = self._mode(data)
+        variables = self._vars(data)
+        if "on_error" in data:
+            choice = data["on_error"]
+            if choice not in ("continue", "stop"):
+                self.error(self.at(data, "on_error"), "flow on_error must be continue or stop")
+            else:
+                self.default_on_error = choice
+        key = self.expression(data, "key") if "key" in data else Expression(DEFAULT_KEY, self.table)
+
+        is_rule = "on" in data
+        is_machine = "start" in data or "states" in data
+        start: list[Handler] = []
+        states: dict[str, State] = {}
+        if is_rule and is_machine:
+            self.error(
+                self.at_key(data, "on"),
+                "a flow is either a rule (on/when/do) or a machine (start/states)",
+            )
+        elif is_rule:
+            start = self._rule(data)
+        elif is_machine:
+            for key_name in ("when", "do"):
+                if key_name in data:
+                    self.error(
+                        self.at_key(data, key_name),
+                        f"{key_name}: belongs in start: or a state of a machine",
+                    )
+            start, states = self._machine(data)
+        else:
+            self.error(self.at(data), "a flow needs on: (a rule) or start: and states: (a machine)")
+
+        tests = self._tests(data) if "tests" in data else []
+        if self.errors or name is None or key is None:
+            return
+        self.flow = Flow(
+            name=name,
+            file=self.file,
+            location=self.at(data, "flow"),
+            key=key,
+            start=start,
+            states=states,
+            description=description,
+            mode=mode,
+            max=maximum,
+            users=users,
+            vars=variables,
+            tests=tests,
+            is_rule=is_rule,
+            uses_now="now" in self.names,
+            digest=hashlib.sha256(self.text.encode()).hexdigest()[:16],
+            enabled=enabled,
+        )
+
+    def _users(self, data: CommentedMap) -> frozenset[str] | None:
+        if "users" not in data:
+            return None
+        value = data["users"]
+        if value == "*":
+            return None
+        if isinstance(value, str):
+            return frozenset([value])
+        if isinstance(value, CommentedSeq) and value and all(isinstance(v, str) for v in value):
+            return frozenset(value)
+        self.error(self.at(data, "users"), "users must be '*', a login name or a list of them")
+        return None
+
+    def _mode(self, data: CommentedMap) -> tuple[str, int]:
+        mode, maximum = "single", 10
+        if "mode" in data:
+            if data["mode"] in MODES:
+                mode = data["mode"]
+            else:
+                self.error(self.at(data, "mode"), f"mode must be one of {', '.join(MODES)}")
+        if "max" in data:
+            value = data["max"]
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                maximum = value
+            else:
+                self.error(self.at(data, "max"), "max must be an integer >= 1")
+        return mode, maximum
+
+    def _vars(self, data: CommentedMap) -> dict[str, Any]:
+        if "vars" not in data:
+            return {}
+        node = self.mapping(data, "vars", "vars")
+        if node is None:
+            return {}
+        for name in node:
+            if not isinstance(name, str) or not _VAR.match(name):
+                self.error(self.at_key(node, name), f"variable name {name!r} is not an identifier")
+        if "${" in repr(_plain(node)):
+            self.error(
+                self.at(data, "vars"), "vars hold plain values; compute values with a set: action"
+            )
+        return _plain(node)
+
+    def _rule(self, data: CommentedMap) -> list[Handler]:
+        events = self.events(data, "on")
+        when = self.expression(data, "when") if "when" in data else None
+        if "do" not in data:
+            self.error(self.at(data), "a rule needs do: (the actions to run)")
+            return []
+        steps = self.steps(data, "do")
+        return [Handler(events, self.at_key(data, "on"), when, steps, END)]
+
+    def _machine(self, data: CommentedMap) -> tuple[list[Handler], dict[str, State]]:
+        start: list[Handler] = []
+        if "start" not in data:
+            self.error(self.at(data), "a machine needs start: (on, when, goto)")
+        else:
+            node = data["start"]
+            items = (
+                [(data, "start")]
+                if isinstance(node, CommentedMap)
+                else [(node, i) for i in range(len(node))]
+                if isinstance(node, CommentedSeq)
+                else []
+            )
+            if not items:
+                self.error(self.at(data, "start"), "start must be a mapping or a list of them")
+            for parent, key in items:
+                handler = self._start(parent, key)
+                if handler is not None:
+                    start.append(handler)
+        states: dict[str, State] = {}
+        if "states" not in data:
+            self.error(self.at(data), "a machine needs states:")
+        else:
+            node = self.mapping(data, "states", "states")
+            if node is not None:
+                if not node:
+                    self.error(self.at(data, "states"), "states is empty")
+                for name in node:
+                    state = self._state(node, name)
+                    if state is not None:
+                        states[name] = state
+        self._check_graph(start, states)
+        return start, states
+
+    def _start(self, parent: Any, key: Any) -> Handler | None:
+        node = self.mapping(parent, key, "start")
+        if node is None:
+            return None
+        self.keys(node, START_KEYS, "start")
+        if "on" not in node:
+            self.error(self.at(node), "start needs on: (the event that starts an execution)")
+            return None
+        events = self.events(node, "on")
+        when = self.expression(node, "when") if "when" in node else None
+        steps = self.steps(node, "do") if "do" in node else []
+        goto = self.goto(node)
+        if goto is None and "goto" not in node:
+            self.error(self.at(node), "start needs goto: (the first state)")
+        return Handler(events, self.at_key(node, "on"), when, steps, goto)
+
+    def _state(self, states: CommentedMap, name: Any) -> State | None:
+        where = self.at_key(states, name)
+        if not isinstance(name, str) or not _STATE.match(name):
+            self.error(where, f"state name {name!r} must be an identifier")
+            return None
+        if name == END:
+            self.error(where, "'end' is the built-in final state; it cannot be defined")
+            return None
+        node = states[name]
+        if node is None:
+            node = CommentedMap()
+        elif not isinstance(node, CommentedMap):
+            self.error(self.at(states, name), f"state {name!r} must be a mapping")
+            return None
+        self.keys(node, STATE_KEYS, f"state {name!r}")
+        state = State(name, where)
+        if "enter" in node:
+            state.enter = self.steps(node, "enter")
+        if "exit" in node:
+            state.exit = self.steps(node, "exit")
+        if "on" in node:
+            state.on = self._handlers(node, name)
+        if "after" in node:
+            state.after = self._timers(node)
+        if "goto" in node:
+            state.goto = self.goto(node)
+            if state.on or state.after:
+                self.error(
+                    self.at_key(node, "goto"),
+                    f"state {name!r} leaves at once with goto:, so its on:/after: never apply",
+                )
+        elif not state.on and not state.after:
+            self.error(where, f"state {name!r} has no way out (add on:, after: or goto:)")
+        return state
+
+    def _handlers(self, node: CommentedMap, state: str) -> dict[str, list[Handler]]:
+        table = self.mapping(node, "on", f"on: of state {state!r}")
+        if table is None:
+            return {}
+        handlers: dict[str, list[Handler]] = {}
+        for event in table:
+            where = self.at_key(table, event)
+            if not isinstance(event, str) or not _EVENT.match(event):
+                self.error(where, f"{event!r} is not an event name")
+                continue
+            self.event_refs.append((event, where))
+            value = table[event]
+            items: list[tuple[Any, Any]]
+            if value is None:
+                items = []
+                handlers[event] = [Handler((event,), where)]
+                continue
+            if isinstance(value, CommentedSeq):
+                items = [(value, i) for i in range(len(value))]
+            else:
+                items = [(table, event)]
+            found = []
+            for parent, key in items:
+                handler_node = self.mapping(parent, key, f"the {event} handler")
+                if handler_node is None:
+                    continue
+                self.keys(handler_node, HANDLER_KEYS, f"the {event} handler")
+                when = self.expression(handler_node, "when") if "when" in handler_node else None
+                steps = self.steps(handler_node, "do") if "do" in handler_node else []
+                goto = self.goto(handler_node) if "goto" in handler_node else None
+                found.append(Handler((event,), self.at(parent, key), when, steps, goto))
+            handlers[event] = found
+        return handlers
+
+    def _timers(self, node: CommentedMap) -> list[Timer]:
+        value = node["after"]
+        items = (
+            [(node, "after")]
+            if isinstance(value, CommentedMap)
+            else [(value, i) for i in range(len(value))]
+            if isinstance(value, CommentedSeq)
+            else []
+        )
+        if not items:
+            self.error(self.at(node, "after"), "after must be a mapping (seconds, goto, do)")
+        timers = []
+        for parent, key in items:
+            timer = self.mapping(parent, key, "after")
+            if timer is None:
+                continue
+            self.keys(timer, TIMER_KEYS, "after")
+            units = [unit for unit in ("seconds", "minutes", "hours") if unit in timer]
+            if len(units) != 1:
+                self.error(self.at(timer), "after needs exactly one of seconds, minutes, hours")
+                continue
+            unit = units[0]
+            scale = {"seconds": 1, "minutes": 60, "hours": 3600}[unit]
+            raw = timer[unit]
+            delay: Any
+            if isinstance(raw, str):
+                delay = self.value(timer, unit)
+                if not isinstance(delay, Dynamic):
+                    self.error(self.at(timer, unit), f"{unit} must be a number or a template")
+                    continue
+                delay = _Scaled(delay, scale)
+            elif isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
+                delay = float(raw) * scale
+            else:
+                self.error(self.at(timer, unit), f"{unit} must be a number >= 0 or a template")
+                continue
+            steps = self.steps(timer, "do") if "do" in timer else []
+            goto = self.goto(timer) if "goto" in timer else None
+            if goto is None and not steps:
+                self.error(self.at(timer), "after needs goto: or do:")
+            timers.append(Timer(delay, self.at(parent, key), goto, steps))
+        return timers
+
+    def goto(self, node: CommentedMap, key: str = "goto") -> str | None:
+        if key not in node:
+            return None
+        target = node[key]
+        if not isinstance(target, str):
+            self.error(self.at(node, key), f"goto must name a state, not {_kind(target)}")
+            return None
+        self.gotos.append((target, self.at(node, key)))
+        return target
+
+    def _check_graph(self, start: list[Handler], states: dict[str, State]) -> None:
+        for target, where in self.gotos:
+            if target != END and target not in states:
+                close = difflib.get_close_matches(target, [*states, END], n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.error(where, f"goto: unknown state {target!r}{hint}")
+        reached: set[str] = set()
+        pending = [h.goto for h in start if h.goto]
+        pending.extend(s.error_goto for h in start for s in h.do if s.error_goto)
+        while pending:
+            name = pending.pop()
+            if name in reached or name not in states:
+                continue
+            reached.add(name)
+            state = states[name]
+            pending.extend(_targets(state))
+        for name, state in states.items():
+            if name not in reached:
+                self.error(state.location, f"state {name!r} is never entered")
+
+    def events(self, node: CommentedMap, key: str) -> tuple[str, ...]:
+        value = node[key]
+        items = (
+            [(node, key)]
+            if isinstance(value, str)
+            else [(value, i) for i in range(len(value))]
+            if isinstance(value, CommentedSeq)
+            else []
+        )
+        if not items:
+            self.error(self.at(node, key), "on: must be an event name or a list of them")
+        names = []
+        for parent, index in items:
+            name = parent[index]
+            where = self.at(parent, index)
+            if not isinstance(name, str) or not _EVENT.match(name):
+                self.error(where, f"{name!r} is not an event name")
+                continue
+            self.event_refs.append((name, where))
+            names.append(name)
+        return tuple(names)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def steps(self, node: Any, key: Any) -> list[Step]:
+        value = node[key]
+        if isinstance(value, CommentedMap | str):
+            return [step for step in [self._step(node, key)] if step]
+        if not isinstance(value, CommentedSeq):
+            self.error(self.at(node, key), "expected a list of actions")
+            return []
+        return [step for step in (self._step(value, i) for i in range(len(value))) if step]
+
+    def _step(self, parent: Any, index: Any) -> Step | None:
+        item = parent[index]
+        where = self.at(parent, index)
+        if isinstance(item, str):
+            spec = self._action(item, where)
+            if spec is None:
+                return None
+            return self._args(
+                spec,
+                CommentedMap(),
+                None,
+                where,
+                Step(spec, {}, where, on_error=self.default_on_error),
+            )
+        if not isinstance(item, CommentedMap):
+            self.error(where, f"an action is a mapping like answer: {{...}}, not {_kind(item)}")
+            return None
+        names = [name for name in item if name not in STEP_KEYS]
+        if len(names) != 1:
+            message = (
+                "an action item names one action"
+                if names
+                else "no action in this item (only guard/on_error/as)"
+            )
+            self.error(where, message + (f": {', '.join(map(str, names))}" if names else ""))
+            return None
+        name = names[0]
+        spec = self._action(name, self.at_key(item, name))
+        if spec is None:
+            return None
+        step = Step(spec, {}, self.at_key(item, name), on_error=self.default_on_error)
+        if "guard" in item:
+            step.guard = self.expression(item, "guard", GUARD_NAMES)
+        if "on_error" in item:
+            self._on_error(item, step)
+        if "as" in item:
+            var = item["as"]
+            if isinstance(var, str) and _VAR.match(var):
+                step.result_var = var
+            else:
+                self.error(self.at(item, "as"), "as: must be a variable name")
+        return self._args(spec, item, name, step.location, step)
+
+    def _action(self, name: Any, where: Location) -> ActionSpec | None:
+        spec = self.registry.actions.get(name) if isinstance(name, str) else None
+        if spec is None:
+            close = difflib.get_close_matches(str(name), sorted(self.registry.actions), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.error(where, f"unknown action {name!r}{hint}")
+        return spec
+
+    def _on_error(self, item: CommentedMap, step: Step) -> None:
+        value = item["on_error"]
+        if value in ("continue", "stop"):
+            step.on_error = value
+            return
+        target = None
+        if isinstance(value, str) and value.startswith("goto "):
+            target = value[5:].strip()
+        elif isinstance(value, CommentedMap) and list(value) == ["goto"]:
+            target = value["goto"] if isinstance(value["goto"], str) else None
+        if not target:
+            self.error(self.at(item, "on_error"), "on_error must be continue, stop or goto STATE")
+            return
+        step.on_error = "goto"
+        step.error_goto = target
+        self.gotos.append((target, self.at(item, "on_error")))
+
+    def _args(
+        self, spec: ActionSpec, item: CommentedMap, name: Any, where: Location, step: Step
+    ) -> Step | None:
+        raw = item[name] if name is not None else None
+        container: Any = item
+        if raw is None:
+            args_node: CommentedMap = CommentedMap()
+        elif isinstance(raw, CommentedMap):
+            args_node = raw
+        elif spec.shorthand is not None:
+            args_node = CommentedMap()
+            args_node[spec.shorthand] = raw
+            step.args[spec.shorthand] = self.value(item, name)
+            container = None
+        else:
+            self.error(
+                self.at(item, name), f"{spec.name} takes a mapping of arguments, not {_kind(raw)}"
+            )
+            return None
+        errors_before = len(self.errors)
+        if spec.free_form:
+            for var in args_node:
+                if not isinstance(var, str) or not _VAR.match(var):
+                    self.error(
+                        self.at_key(args_node, var), f"variable name {var!r} is not an identifier"
+                    )
+                else:
+                    step.args[var] = self.value(args_node, var)
+            return step if len(self.errors) == errors_before else None
+        for arg in args_node:
+            param = spec.param(arg)
+            if param is None:
+                names = [p.name for p in spec.params]
+                close = difflib.get_close_matches(str(arg), names, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.error(
+                    self.at_key(args_node, arg) if container is not None else where,
+                    f"{spec.name} has no argument {arg!r}{hint}; it takes "
+                    f"{', '.join(names) or 'none'}",
+                )
+                continue
+            if container is not None:
+                step.args[arg] = self.value(args_node, arg)
+            value = step.args[arg]
+            if not isinstance(value, Dynamic):
+                ok, value = check_type(param, value)
+                if not ok:
+                    self.error(
+                        self.at(args_node, arg) if container is not None else where,
+                        f"{spec.name}: {arg} must be {describe_type(param)}",
+                    )
+                step.args[arg] = value
+        for param in spec.params:
+            if param.name in step.args:
+                continue
+            if param.default is not None:
+                step.args[param.name] = _default(param.default, self.table)
+            elif param.required:
+                self.error(where, f"{spec.name} needs {param.name}:")
+        if spec.name == "emit" and isinstance(step.args.get("event"), str):
+            self.emitted.add(step.args["event"])
+        return step if len(self.errors) == errors_before else None
+
+    # -- tests --------------------------------------------------------------------------------
+
+    def _tests(self, data: CommentedMap) -> list[TestCase]:
+        value = data["tests"]
+        if not isinstance(value, CommentedSeq):
+            self.error(self.at(data, "tests"), "tests must be a list")
+            return []
+        return [case for case in (self._test(value, i) for i in range(len(value))) if case]
+
+    def _test(self, tests: CommentedSeq, index: int) -> TestCase | None:
+        node = self.mapping(tests, index, "a test")
+        if node is None:
+            return None
+        self.keys(node, TEST_KEYS, "a test")
+        name = self.string(node, "name", "test name") if "name" in node else None
+        if name is None:
+            self.error(self.at(node), "a test needs name:")
+            name = f"test {index + 1}"
+        case = TestCase(name, self.at(tests, index))
+        if "start" in node:
+            case.start = str(node["start"])
+        if "vars" in node:
+            variables = self.mapping(node, "vars", "test vars")
+            case.vars = _plain(variables) if variables is not None else {}
+        if "fail" in node:
+            failures = self.mapping(node, "fail", "fail")
+            if failures is not None:
+                case.failures = [{"match": str(k), "error": str(v)} for k, v in failures.items()]
+        if "until" in node:
+            case.until = self._duration(node, "until")
+        if "events" in node:
+            events = node["events"]
+            if isinstance(events, CommentedSeq):
+                case.events = [
+                    e for e in (self._test_event(events, i) for i in range(len(events))) if e
+                ]
+            else:
+                self.error(self.at(node, "events"), "events must be a list")
+        if "expect" in node:
+            expect = node["expect"]
+            if isinstance(expect, CommentedSeq):
+                case.expect = [
+                    e for e in (self._expect(expect, i) for i in range(len(expect))) if e
+                ]
+            else:
+                self.error(self.at(node, "expect"), "expect must be a list of actions")
+        if "absent" in node:
+            absent = node["absent"]
+            names = [absent] if isinstance(absent, str) else absent
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                for action in names:
+                    self._action(action, self.at(node, "absent"))
+                case.absent = list(names)
+            else:
+                self.error(self.at(node, "absent"), "absent must be action names")
+        if "state" in node:
+            state = node["state"]
+            if isinstance(state, str):
+                case.state = state
+            elif isinstance(state, CommentedMap) and all(
+                isinstance(v, str) for v in state.values()
+            ):
+                case.state = {str(k): v for k, v in state.items()}
+            else:
+                self.error(
+                    self.at(node, "state"), "state must be a state name or a mapping key -> state"
+                )
+        return case
+
+    def _duration(self, node: CommentedMap, key: str) -> float | None:
+        try:
+            return parse_duration(node[key])
+        except ValueError as exc:
+            self.error(self.at(node, key), str(exc))
+            return None
+
+    def _test_event(self, events: CommentedSeq, index: int) -> TestEvent | None:
+        node = self.mapping(events, index, "a test event")
+        if node is None:
+            return None
+        at = self._duration(node, "at") if "at" in node else 0.0
+        names = [k for k in node if k != "at"]
+        if len(names) != 1:
+            self.error(self.at(events, index), "a test event is {at: TIME, EventName: {fields...}}")
+            return None
+        name = names[0]
+        where = self.at_key(node, name)
+        if not isinstance(name, str) or not _EVENT.match(name):
+            self.error(where, f"{name!r} is not an event name")
+            return None
+        self.event_refs.append((name, where))
+        payload = node[name]
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            self.error(self.at(node, name), "event fields must be a mapping")
+            return None
+        event = {"eventName": name, **_plain(payload)}
+        return TestEvent(at or 0.0, event, where)
+
+    def _expect(self, expect: CommentedSeq, index: int) -> Expect | None:
+        node = self.mapping(expect, index, "an expected action")
+        if node is None:
+            return None
+        at = self._duration(node, "at") if "at" in node else None
+        names = [k for k in node if k != "at"]
+        if len(names) != 1:
+            self.error(self.at(expect, index), "an expected action is {ACTION: {args}, at: TIME}")
+            return None
+        name = names[0]
+        if self._action(name, self.at_key(node, name)) is None:
+            return None
+        args = node[name]
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            self.error(self.at(node, name), "expected arguments must be a mapping")
+            return None
+        return Expect(name, _plain(args), self.at_key(node, name), at)
+
+
+class _Scaled(Dynamic):
+    """A delay template in minutes or hours, rendered to seconds."""
+
+    __slots__ = ("scale", "value")
+
+    def __init__(self, value: Dynamic, scale: float) -> None:
+        self.value = value
+        self.scale = scale
+
+    def render(self, context: Any) -> Any:
+        return parse_duration(self.value.render(context)) * self.scale
+
+    def expressions(self) -> Any:
+        return self.value.expressions()
+
+
+_DEFAULTS: dict[tuple[int, str], Any] = {}
+
+
+def _default(template: str, table: Any) -> Any:
+    """A parameter's default, compiled once per function table."""
+    cache_key = (id(table), template)
+    if cache_key not in _DEFAULTS:
+        _DEFAULTS[cache_key] = (
+            compile_text(template, table) if isinstance(template, str) else template
+        )
+    return _DEFAULTS[cache_key]
+
+
+def _targets(state: State) -> list[str]:
+    found = [state.goto] if state.goto else []
+    for handlers in state.on.values():
+        found.extend(h.goto for h in handlers if h.goto)
+    found.extend(t.goto for t in state.after if t.goto)
+    for step in (
+        *state.enter,
+        *state.exit,
+        *(s for hs in state.on.values() for h in hs for s in h.do),
+        *(s for t in state.after for s in t.do),
+    ):
+        if step.error_goto:
+            found.append(step.error_goto)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """ruamel containers as plain dicts and lists (scalars as plain str/int...)."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

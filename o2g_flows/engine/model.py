@@ -1,0 +1,144 @@
+"""What a loaded flow is: plain, immutable-by-convention objects built by the loader.
+
+A rule (``on``/``when``/``do``) is a machine whose start handler goes straight to ``end``,
+so the runtime knows one shape only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._yaml import Location
+from .expressions import Expression
+
+if TYPE_CHECKING:
+    from .actions import ActionSpec
+
+__all__ = [
+    "END",
+    "MODES",
+    "Expect",
+    "Flow",
+    "Handler",
+    "State",
+    "Step",
+    "TestCase",
+    "TestEvent",
+    "Timer",
+]
+
+END = "end"
+MODES = ("single", "restart", "queued", "parallel")
+
+
+@dataclass(slots=True)
+class Step:
+    """One action of a list: the action, its compiled arguments and how it may fail."""
+
+    action: ActionSpec
+    args: dict[str, Any]
+    location: Location
+    guard: Expression | None = None
+    on_error: str = "stop"  # "continue" | "stop" | "goto"
+    error_goto: str | None = None
+    result_var: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.action.name
+
+
+@dataclass(slots=True)
+class Handler:
+    """What an event does: a condition, actions, and maybe a move to another state."""
+
+    events: tuple[str, ...]
+    location: Location
+    when: Expression | None = None
+    do: list[Step] = field(default_factory=list)
+    goto: str | None = None
+
+
+@dataclass(slots=True)
+class Timer:
+    """``after``: ``delay`` seconds (a number or a template) after entering the state."""
+
+    delay: Any
+    location: Location
+    goto: str | None = None
+    do: list[Step] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class State:
+    name: str
+    location: Location
+    enter: list[Step] = field(default_factory=list)
+    exit: list[Step] = field(default_factory=list)
+    on: dict[str, list[Handler]] = field(default_factory=dict)
+    after: list[Timer] = field(default_factory=list)
+    goto: str | None = None
+
+
+@dataclass(slots=True)
+class TestEvent:
+    at: float
+    event: dict[str, Any]
+    location: Location
+
+
+@dataclass(slots=True)
+class Expect:
+    """An expected action: its name, the arguments that must match, and maybe when."""
+
+    action: str
+    args: dict[str, Any]
+    location: Location
+    at: float | None = None
+
+
+@dataclass(slots=True)
+class TestCase:
+    name: str
+    location: Location
+    events: list[TestEvent] = field(default_factory=list)
+    expect: list[Expect] | None = None
+    absent: list[str] = field(default_factory=list)
+    state: str | dict[str, str] | None = None
+    start: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    until: float | None = None
+
+
+@dataclass(slots=True)
+class Flow:
+    """A validated flow, ready for the runtime."""
+
+    name: str
+    file: str
+    location: Location
+    key: Expression
+    start: list[Handler]
+    states: dict[str, State]
+    description: str = ""
+    mode: str = "single"
+    max: int = 10
+    users: frozenset[str] | None = None  # None: every user ("*")
+    vars: dict[str, Any] = field(default_factory=dict)
+    tests: list[TestCase] = field(default_factory=list)
+    is_rule: bool = False
+    uses_now: bool = False
+    digest: str = ""
+    enabled: bool = True
+
+    def events(self) -> set[str]:
+        """Every event name this flow reacts to."""
+        names = {name for handler in self.start for name in handler.events}
+        for state in self.states.values():
+            names.update(state.on)
+        return names
+
+    def start_events(self) -> set[str]:
+        return {name for handler in self.start for name in handler.events}

@@ -1,0 +1,212 @@
+"""Traces: what drove an execution and what it did, kept for recent and failed executions.
+
+An execution appends tuples to its trace as it goes (cheap on the hot path); the store
+keeps finished traces in two bounded queues, one for all recent executions and one for
+the failed ones, so a flood of ordinary calls never evicts the failure you are after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+__all__ = ["REDACTED_FIELDS", "Trace", "TraceStore", "redact"]
+
+# Fields holding phone numbers of parties (O2G events, action arguments).
+REDACTED_FIELDS = frozenset(
+    {
+        "phoneNumber",
+        "participantId",
+        "number",
+        "caller",
+        "callee",
+        "newDestination",
+        "to",
+        "recipient",
+        "initialCalled",
+        "redirect_to",
+        "transfer_to",
+    }
+)
+_DIGITS = re.compile(r"\d")
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 2:
+        return _DIGITS.sub("*", value[:-2]) + value[-2:]
+    if isinstance(value, dict | list):
+        return redact(value)
+    return value
+
+
+def redact(value: Any, fields: frozenset[str] = REDACTED_FIELDS) -> Any:
+    """A copy of ``value`` with the digits of number fields masked but the last two."""
+    if isinstance(value, dict):
+        return {k: (_mask(v) if k in fields else redact(v, fields)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, fields) for v in value]
+    return value
+
+
+class Trace:
+    """One execution's record. ``entries`` are tuples ``(time, kind, ...)``:
+
+    - ``(t, "event", name, event)``: an event the execution received
+    - ``(t, "condition", expression, result)``: a condition and its value (or error text)
+    - ``(t, "transition", source, dest, trigger)``
+    - ``(t, "action", name, args, ok, result_or_error, milliseconds)``
+    - ``(t, "skip", name, reason)``: an action not run (its guard was false)
+    - ``(t, "timer", description)`` and ``(t, "note", text)``
+    """
+
+    __slots__ = ("ended", "entries", "failed", "flow", "key", "outcome", "serial", "started")
+
+    def __init__(self, flow: str, key: Any, serial: int, started: float) -> None:
+        self.flow = flow
+        self.key = key
+        self.serial = serial
+        self.started = started
+        self.ended: float | None = None
+        self.outcome = "running"
+        self.failed = False
+        self.entries: list[tuple[Any, ...]] = []
+
+    def add(self, *entry: Any) -> None:
+        self.entries.append(entry)
+
+    def actions(self) -> list[tuple[Any, ...]]:
+        """The action entries, in order."""
+        return [entry for entry in self.entries if entry[1] == "action"]
+
+    def states(self) -> list[str]:
+        """The states the execution went through, in order."""
+        return [entry[3] for entry in self.entries if entry[1] == "transition"]
+
+    def to_dict(self, redacted: bool = False) -> dict[str, Any]:
+        """A JSON-ready view."""
+        entries = []
+        for t, kind, *data in self.entries:
+            item: dict[str, Any] = {"t": t, "kind": kind}
+            if kind == "event":
+                item.update(name=data[0], event=data[1])
+            elif kind == "condition":
+                item.update(expression=data[0], result=data[1])
+            elif kind == "transition":
+                item.update(source=data[0], dest=data[1], trigger=data[2])
+            elif kind == "action":
+                item.update(action=data[0], args=data[1], ok=data[2], result=data[3], ms=data[4])
+            elif kind == "skip":
+                item.update(action=data[0], reason=data[1])
+            else:
+                item.update(text=data[0])
+            entries.append(redact(item) if redacted else item)
+        return {
+            "flow": self.flow,
+            "key": _mask(self.key) if redacted else self.key,
+            "serial": self.serial,
+            "started": self.started,
+            "ended": self.ended,
+            "outcome": self.outcome,
+            "failed": self.failed,
+            "entries": entries,
+        }
+
+    def format(self, redacted: bool = False) -> str:
+        """A readable, multi-line rendering."""
+        view = self.to_dict(redacted)
+        head = (
+            f"{view['flow']}[{view['key']}] #{self.serial} {view['outcome']}"
+            f"{' (failed)' if self.failed else ''} started {_clock(self.started)}"
+        )
+        lines = [head]
+        for item in view["entries"]:
+            lines.append(f"  {_clock(item['t'])} {_describe(item)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Trace {self.flow}[{self.key}] #{self.serial} {self.outcome}>"
+
+
+def _clock(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(item: dict[str, Any]) -> str:
+    kind = item["kind"]
+    if kind == "event":
+        return f"event      {item['name']} {_short(item['event'])}"
+    if kind == "condition":
+        return f"condition  {item['expression']} -> {_short(item['result'])}"
+    if kind == "transition":
+        return f"transition {item['source']} -> {item['dest']} ({item['trigger']})"
+    if kind == "action":
+        status = "ok" if item["ok"] else "FAILED"
+        return (
+            f"action     {item['action']} {_short(item['args'])} {status} "
+            f"{_short(item['result'])} {item['ms']:.1f} ms"
+        )
+    if kind == "skip":
+        return f"skipped    {item['action']}: {item['reason']}"
+    return f"{kind:<10} {item['text']}"
+
+
+class TraceStore:
+    """Finished traces: the ``recent`` last ones, and separately the ``failed`` last ones."""
+
+    def __init__(self, recent: int = 200, failed: int = 200, redact_numbers: bool = False):
+        self.redact_numbers = redact_numbers
+        self._recent: deque[Trace] = deque(maxlen=recent)
+        self._failed: deque[Trace] = deque(maxlen=failed)
+
+    def archive(self, trace: Trace) -> None:
+        if self.redact_numbers:
+            _redact_in_place(trace)
+        self._recent.append(trace)
+        if trace.failed:
+            self._failed.append(trace)
+
+    def query(
+        self,
+        flow: str | None = None,
+        key: Any = None,
+        failed: bool | None = None,
+        limit: int | None = None,
+    ) -> list[Trace]:
+        """Finished traces, newest last, filtered by flow, key and failure."""
+        source: Iterable[Trace] = self._failed if failed else self._recent
+        found = [
+            trace
+            for trace in source
+            if (flow is None or trace.flow == flow)
+            and (key is None or trace.key == key)
+            and (failed is None or trace.failed == failed)
+        ]
+        return found[-limit:] if limit else found
+
+    def __iter__(self) -> Iterator[Trace]:
+        return iter(self._recent)
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+
+def _redact_in_place(trace: Trace) -> None:
+    redacted = []
+    for entry in trace.entries:
+        t, kind, *data = entry
+        if kind in ("event", "action"):
+            data = [redact(item) if isinstance(item, dict | list) else item for item in data]
+        redacted.append((t, kind, *data))
+    trace.entries = redacted
+    trace.key = _mask(trace.key)
