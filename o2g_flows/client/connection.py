@@ -5,7 +5,8 @@ on the active server's session and turns the answer into a value or an error. A
 403 INVALID_SESSION logs in again once and repeats the request; NOT_READY and
 503 answers are retried with backoff while ``canRetry`` allows, for at most
 ``retry_for`` seconds; with a secondary server, connection failures and
-NOT_READY switch servers instead.
+NOT_READY switch servers instead. A single server that cannot be reached fails
+at once with ``O2GConnectionError`` (event streams keep reconnecting).
 """
 
 from __future__ import annotations
@@ -231,8 +232,9 @@ class Connection:
                 try:
                     await self._login(index)
                 except O2GError as exc:
-                    if not retryable(exc):
-                        raise
+                    alone = len(self.servers) == 1 and isinstance(exc, O2GConnectionError)
+                    if alone or not retryable(exc):
+                        raise  # a single unreachable server fails at once; NOT_READY waits
                     log.warning("cannot open an O2G session on %s: %s", self.servers[index], exc)
                     last = exc
                     continue

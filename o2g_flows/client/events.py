@@ -23,7 +23,7 @@ from typing import IO, Any
 import httpx
 
 from .connection import NOT_SENT, Connection, retryable
-from .errors import O2GError, SubscriptionRefusedError
+from .errors import O2GError, SubscriptionRefusedError, error_from_answer
 
 __all__ = ["GAP_EVENT", "PACKAGES", "EventStream", "Subscription", "build_filter"]
 
@@ -281,12 +281,13 @@ class EventStream:
                         self._response = response
                         if response.status_code != 200:
                             await response.aread()
-                            log.warning(
-                                "event channel of %s answered %s (%s); subscribing again",
-                                subscription.id,
+                            refusal = error_from_answer(
+                                "POST",
+                                subscription.polling_url,
                                 response.status_code,
-                                response.text[:200],
+                                response.content,
                             )
+                            log.warning("event channel refused (%s); subscribing again", refusal)
                             subscription.lost = True
                             attempt += 1
                             continue
