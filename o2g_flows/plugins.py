@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .engine.actions import BUILTIN_ACTIONS, ActionContext, ActionSpec, Param
-from .engine.functions import BUILTIN_FUNCTIONS, FunctionSpec, FunctionTable
+from .engine.actions import ActionContext, Param
+from .engine.registry import EventSource, Registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -39,18 +39,6 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "o2g_flows.plugins"
 
-Emit = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class EventSource:
-    """Something that produces events: ``run(emit)`` is awaited while the engine runs."""
-
-    name: str
-    run: Callable[[Emit], Awaitable[None]]
-    events: tuple[str, ...]
-    doc: str = ""
-
 
 @dataclass(frozen=True, slots=True)
 class PluginError:
@@ -61,85 +49,6 @@ class PluginError:
 
     def __str__(self) -> str:
         return f"plugin {self.plugin}: {self.message}"
-
-
-@dataclass
-class Registry:
-    """Everything flows can use: actions, JMESPath functions, event sources and events."""
-
-    actions: dict[str, ActionSpec] = field(default_factory=dict)
-    functions: FunctionTable = field(default_factory=FunctionTable)
-    sources: dict[str, EventSource] = field(default_factory=dict)
-    events: set[str] = field(default_factory=set)
-    plugins: list[str] = field(default_factory=list)
-
-    @classmethod
-    def builtin(cls) -> Registry:
-        """The built-in actions and functions only."""
-        return cls(
-            actions={spec.name: spec for spec in BUILTIN_ACTIONS},
-            functions=FunctionTable(list(BUILTIN_FUNCTIONS)),
-        )
-
-    def add_action(self, spec: ActionSpec) -> None:
-        if spec.name in self.actions:
-            raise ValueError(f"action {spec.name!r} is already defined")
-        self.actions[spec.name] = spec
-
-    def action(
-        self,
-        name: str,
-        *params: Param,
-        doc: str = "",
-        effect: bool = True,
-        shorthand: str | None = None,
-    ) -> Callable[[Callable[[ActionContext, dict[str, Any]], Awaitable[Any]]], Any]:
-        """Decorator registering ``async def run(ctx, args)`` as the action ``name``."""
-
-        def decorate(run: Callable[[ActionContext, dict[str, Any]], Awaitable[Any]]) -> Any:
-            self.add_action(
-                ActionSpec(name, run, params, doc or (run.__doc__ or "").strip(), effect, shorthand)
-            )
-            return run
-
-        return decorate
-
-    def function(
-        self, name: str, *types: str | Iterable[str], variadic: bool = False, doc: str = ""
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering a JMESPath function; one type (``"string|null"``) per arg."""
-
-        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-            signature = tuple(
-                tuple(part for part in kind.split("|") if part)
-                if isinstance(kind, str)
-                else tuple(kind)
-                for kind in types
-            )
-            self.functions.add(
-                FunctionSpec(name, func, signature, variadic, doc or (func.__doc__ or "").strip())
-            )
-            return func
-
-        return decorate
-
-    def event_source(
-        self, name: str, *events: str, doc: str = ""
-    ) -> Callable[[Callable[[Emit], Awaitable[None]]], Any]:
-        """Decorator registering ``async def run(emit)`` producing the given event names."""
-
-        def decorate(run: Callable[[Emit], Awaitable[None]]) -> Any:
-            if name in self.sources:
-                raise ValueError(f"event source {name!r} is already defined")
-            self.sources[name] = EventSource(name, run, events, doc or (run.__doc__ or "").strip())
-            self.events.update(events)
-            return run
-
-        return decorate
-
-    def event(self, *names: str) -> None:
-        """Declare event names flows may match (for events a plugin emits by other means)."""
-        self.events.update(names)
 
 
 def discover(

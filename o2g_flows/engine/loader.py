@@ -20,7 +20,6 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from .._yaml import Location, SourceError, key_location, load_yaml, location_of
-from ..plugins import Registry
 from ..spec import event_names
 from .actions import ActionSpec, check_type, describe_type
 from .expressions import (
@@ -33,6 +32,7 @@ from .expressions import (
     compile_value,
 )
 from .model import END, MODES, Expect, Flow, Handler, State, Step, TestCase, TestEvent, Timer
+from .registry import Registry
 
 __all__ = [
     "DEFAULT_KEY",

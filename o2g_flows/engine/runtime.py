@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ..plugins import Registry
 from .actions import ActionContext, check_type, describe_type
 from .expressions import Dynamic, EvaluationError, render, truthy
 from .gateway import ActionError, Gateway, error_details
@@ -32,6 +31,7 @@ from .machine import (
     timer_trigger,
 )
 from .model import END, Flow, Handler, State, Step
+from .registry import Registry
 from .timers import Clock, SchedulerTimers, SystemClock, Timers, zone
 from .trace import Trace, TraceStore
 
@@ -40,6 +40,8 @@ __all__ = ["Engine", "Execution", "FlowRuntime"]
 log = logging.getLogger("o2g_flows.engine")
 
 _MAX_GOTOS = 100
+_SEEN_CALLS = 20_000  # call references remembered, so a snapshot does not start them again
+_CALL_EVENTS = frozenset({"OnCallCreated", "OnCallModified", "OnCallRemoved"})
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -192,6 +194,7 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
+        self._seen_calls: dict[Any, None] = {}
         self.dispatched = 0
         for flow in flows:
             if flow.enabled:
@@ -251,13 +254,23 @@ class Engine:
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """Hand an event to every flow listening to its name and user (never raises)."""
-        listeners = self._index.get(event.get("eventName"))  # type: ignore[arg-type]
+        name = event.get("eventName")
+        if name == "OnCallCreated":
+            self._seen_calls[event.get("callRef")] = None
+            if len(self._seen_calls) > _SEEN_CALLS:
+                del self._seen_calls[next(iter(self._seen_calls))]
+        elif name == "OnTelephonyState":
+            self._reconcile_calls(event)
+        listeners = self._index.get(name)  # type: ignore[arg-type]
         if listeners is None:
             return
         self.dispatched += 1
         login = event.get("loginName")
-        runtimes = listeners.by_user.get(login, listeners.everyone) if isinstance(
-            login, str) else listeners.everyone
+        runtimes = (
+            listeners.by_user.get(login, listeners.everyone)
+            if isinstance(login, str)
+            else listeners.everyone
+        )
         for runtime in runtimes:
             self._offer(runtime, event)
 
@@ -721,6 +734,92 @@ class Engine:
                 del runtime.waiting[execution.key]
             self._start(runtime, execution.key, index, event, None)
 
+    # -- after an event gap -------------------------------------------------------------------
+
+    def snapshot_requests(self) -> list[tuple[str, str]]:
+        """``(client method, login)`` snapshots that resynchronise the live executions.
+
+        Call executions need ``telephony.request_snapshot`` (answered by OnTelephonyState,
+        which ``dispatch`` reconciles), agent executions ``acd.request_snapshot`` and
+        routing ones ``routing.request_snapshot`` (answered by the usual events).
+        """
+        wanted: set[tuple[str, str]] = set()
+        for runtime in self.flows.values():
+            events = runtime.flow.events()
+            methods = []
+            if events & _CALL_EVENTS:
+                methods.append("telephony.request_snapshot")
+            if "OnAgentStateChanged" in events:
+                methods.append("acd.request_snapshot")
+            if "OnRoutingStateChanged" in events:
+                methods.append("routing.request_snapshot")
+            for execution in runtime.executions():
+                if isinstance(execution.login, str):
+                    wanted.update((method, execution.login) for method in methods)
+                    execution.trace.add(self.clock.time(), "note", "event gap: resynchronising")
+        return sorted(wanted)
+
+    def _reconcile_calls(self, event: dict[str, Any]) -> None:
+        """Compare a user's calls in an OnTelephonyState with the call executions."""
+        login = event.get("loginName")
+        state = event.get("state") or {}
+        calls = {
+            call.get("callRef"): call for call in state.get("calls") or [] if isinstance(call, dict)
+        }
+        for runtime in self.flows.values():
+            for execution in runtime.executions():
+                if execution.login != login or execution.event.get("callRef") != execution.key:
+                    continue
+                call = calls.get(execution.key)
+                if call is None:
+                    synthetic = {
+                        "eventName": "OnCallRemoved",
+                        "loginName": login,
+                        "callRef": execution.key,
+                        "cause": "UNKNOWN",
+                        "reconciled": True,
+                    }
+                elif _leg_states(call.get("legs")) != _leg_states(
+                    execution.event.get("legs") or execution.event.get("modifiedLegs")
+                ):
+                    synthetic = {
+                        "eventName": "OnCallModified",
+                        "loginName": login,
+                        "callRef": execution.key,
+                        "callData": call.get("callData"),
+                        "modifiedLegs": call.get("legs") or [],
+                        "modifiedParticipants": call.get("participants") or [],
+                        "reconciled": True,
+                    }
+                else:
+                    continue
+                execution.trace.add(
+                    self.clock.time(),
+                    "note",
+                    f"reconciled: {synthetic['eventName']} from the snapshot",
+                )
+                self._deliver(execution, synthetic, synthetic["eventName"])
+                if (
+                    call is None
+                    and not execution.done
+                    and not execution.busy
+                    and "OnCallRemoved" not in runtime.handled.get(execution.state, ())
+                ):
+                    self._finish(execution, "call gone")
+        for ref, call in calls.items():
+            if ref not in self._seen_calls:
+                self.dispatch(
+                    {
+                        "eventName": "OnCallCreated",
+                        "loginName": login,
+                        "callRef": ref,
+                        "callData": call.get("callData"),
+                        "legs": call.get("legs") or [],
+                        "participants": call.get("participants") or [],
+                        "reconciled": True,
+                    }
+                )
+
     async def idle(self) -> None:
         """Wait until no execution has actions in flight and no emitted event is pending."""
         while self._running or self._pending:
@@ -738,6 +837,18 @@ class Engine:
             self._finish(execution, "stopped")
         await self.idle()
         self.timers.stop()
+
+
+def _leg_states(legs: Any) -> tuple[Any, ...]:
+    if not isinstance(legs, list):
+        return ()
+    return tuple(
+        sorted(
+            (str(leg.get("deviceId")), str(leg.get("state")))
+            for leg in legs
+            if isinstance(leg, dict)
+        )
+    )
 
 
 def _current_task() -> asyncio.Task[Any] | None:

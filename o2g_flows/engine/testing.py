@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .._yaml import Location
-from ..plugins import Registry
 from .expressions import format_value
 from .gateway import RecordingGateway
 from .model import END, Expect, Flow, TestCase
+from .registry import Registry
 from .runtime import Engine, Execution
 from .timers import VirtualClock, VirtualTimers, zone
 from .trace import TraceStore

@@ -142,8 +142,12 @@ class SchedulerTimers(Timers):
         self._armed = when
         if self.scheduler.running:
             self.scheduler.add_job(
-                _fire, "date", run_date=datetime.fromtimestamp(when, UTC), args=(self._wake,),
-                id=self._JOB_ID, replace_existing=True,
+                _fire,
+                "date",
+                run_date=datetime.fromtimestamp(when, UTC),
+                args=(self._wake,),
+                id=self._JOB_ID,
+                replace_existing=True,
             )
 
     def _wake(self) -> None:

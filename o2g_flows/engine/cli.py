@@ -1,0 +1,161 @@
+"""``o2g-flows run | validate | test``: the engine on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..plugins import discover
+from .loader import LoadResult, load_flows
+from .registry import Registry
+
+__all__ = ["register"]
+
+log = logging.getLogger("o2g_flows.engine")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run``, ``validate`` and ``test`` subcommands."""
+    run = subparsers.add_parser(
+        "run",
+        help="run flows (on the embedded simulator unless --server is given)",
+        description="Run the flows of FLOW_DIR... on O2G events. Without --server an "
+        "embedded simulator (default PBX) is started, logged in as admin, and demo calls "
+        "are placed so the flows can be seen at work (--traffic FILE places yours).",
+    )
+    _paths(run)
+    run.add_argument("--server", metavar="URL", help="O2G gateway, e.g. https://o2g.example.com")
+    run.add_argument("--secondary", metavar="URL", help="the secondary gateway of an HA pair")
+    run.add_argument(
+        "--login",
+        default=os.environ.get("O2G_LOGIN"),
+        help="login (default $O2G_LOGIN; admin on the embedded simulator)",
+    )
+    run.add_argument(
+        "--password",
+        default=os.environ.get("O2G_PASSWORD"),
+        help="password (default $O2G_PASSWORD)",
+    )
+    run.add_argument("--ca", metavar="FILE", help="CA bundle to verify the gateway with")
+    run.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    run.add_argument(
+        "--traffic",
+        metavar="FILE",
+        help="calls to place on the embedded simulator (YAML, see examples/)",
+    )
+    run.add_argument(
+        "--no-traffic", action="store_true", help="place no demo calls on the embedded simulator"
+    )
+    run.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long (default: run until interrupted)",
+    )
+    run.add_argument("--record", metavar="FILE", help="append every event to FILE (JSON lines)")
+    run.add_argument("--timezone", help="time zone of now in expressions (default: local)")
+    run.add_argument("--redact", action="store_true", help="mask phone numbers in kept traces")
+    run.add_argument(
+        "--show-traces", action="store_true", help="print the kept traces when stopping"
+    )
+    run.set_defaults(handler=_run)
+
+    validate = subparsers.add_parser(
+        "validate", help="check flows and report every error (exit 1 if any)"
+    )
+    _paths(validate)
+    validate.set_defaults(handler=_validate)
+
+    test = subparsers.add_parser(
+        "test", help="run the flows' tests offline, or replay an event log (exit 1 on failure)"
+    )
+    _paths(test)
+    test.add_argument("--replay", metavar="LOG", help="replay a recorded event log (JSON lines)")
+    test.add_argument("--timezone", help="time zone of now in expressions (default: local)")
+    test.set_defaults(handler=_test)
+
+
+def _paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="FLOW_DIR", help="flow files or folders")
+    parser.add_argument(
+        "--plugins",
+        action="append",
+        metavar="DIR",
+        help="plugin folder (default: ./plugins if present); repeatable",
+    )
+
+
+def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult, bool]:
+    folders = args.plugins if args.plugins else ["plugins"]
+    registry, plugin_errors = discover(folders)
+    for error in plugin_errors:
+        print(f"warning: {error}", file=sys.stderr)
+    for name in registry.plugins:
+        log.debug("plugin loaded: %s", name)
+    result = load_flows(args.paths, registry)
+    return registry, result, bool(plugin_errors)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    _, result, _ = _load(args)
+    for error in result.errors:
+        print(error)
+    print(
+        f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s) in "
+        f"{len(result.files)} file(s)"
+    )
+    return 1 if result.errors else 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .testing import replay, run_tests
+
+    registry, result, _ = _load(args)
+    for error in result.errors:
+        print(error)
+    if args.replay:
+        report = asyncio.run(replay(result.flows, args.replay, registry, args.timezone))
+        print(report.report())
+        return 1 if result.errors or report.errors else 0
+    results = asyncio.run(run_tests(result.flows, registry, args.timezone))
+    failed = [r for r in results if not r.passed]
+    for item in results:
+        print(item.report())
+    untested = [flow.name for flow in result.flows if not flow.tests]
+    if untested:
+        print(f"flows without tests: {', '.join(untested)}")
+    print(
+        f"{len(results) - len(failed)} passed, {len(failed)} failed"
+        + (f", {len(result.errors)} load error(s)" if result.errors else "")
+    )
+    return 1 if failed or result.errors else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .console import setup_console
+
+    setup_console(verbose=logging.getLogger().level <= logging.DEBUG)
+    registry, result, _ = _load(args)
+    for error in result.errors:
+        log.error("%s", error)
+    if not result.flows:
+        log.error("no valid flow to run")
+        return 1
+    if args.server is None and args.traffic and not Path(args.traffic).is_file():
+        log.error("--traffic %s: no such file", args.traffic)
+        return 1
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_serve(args, registry, result))
+    return 130
+
+
+async def _serve(args: argparse.Namespace, registry: Registry, result: LoadResult) -> int:
+    from .runner import run_flows
+
+    return await run_flows(args, registry, result.flows)
