@@ -364,7 +364,8 @@ class _Decoder:
     """Cuts the channel's bytes into lines and each line into one event dict.
 
     Channel notices are consumed; a malformed line is logged with its content and
-    skipped; yielded lines go to the recorder as received.
+    skipped; yielded lines go to the recorder as received. Complete lines are
+    decoded as one text per chunk: ``json.loads`` is faster on str than on bytes.
     """
 
     __slots__ = ("_pending", "_sink", "started")
@@ -377,10 +378,20 @@ class _Decoder:
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         if self._pending:
             chunk = self._pending + chunk
-        lines = chunk.split(b"\n")
-        self._pending = pending = lines.pop()
+        complete, newline, pending = chunk.rpartition(b"\n")
+        if not newline:
+            self._pending = pending
+            if len(pending) > _MAX_LINE:
+                log.warning("event line over %d bytes dropped: %r...", _MAX_LINE, pending[:200])
+                self._pending = b""
+            return []
+        self._pending = pending
+        try:
+            lines: list[str] | list[bytes] = complete.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = complete.split(b"\n")  # each line on its own: the bad one is reported
         events = []
-        sink = self._sink
+        skipped = False
         for line in lines:
             try:
                 event = _loads(line)
@@ -388,19 +399,33 @@ class _Decoder:
             except (ValueError, TypeError, KeyError):
                 if line.strip():
                     log.warning("malformed event line skipped: %r", line[:1000])
+                skipped = True
                 continue
             if name == _CHANNEL_INFORMATION:
-                self.started = True
+                self.started = skipped = True
                 continue
-            if sink is not None:
-                sink.write(line + b"\n")
             events.append(event)
-        if sink is not None and events:
-            sink.flush()
-        if len(pending) > _MAX_LINE:
-            log.warning("event line over %d bytes dropped: %r...", _MAX_LINE, pending[:200])
-            self._pending = b""
+        if self._sink is not None and events:
+            self._record(complete, lines, skipped)
         return events
+
+    def _record(self, complete: bytes, lines: list[Any], skipped: bool) -> None:
+        sink = self._sink
+        assert sink is not None
+        if not skipped:
+            sink.write(complete + b"\n")  # every line was an event: the chunk as received
+        else:
+            for line in lines:
+                if self._is_event(line):
+                    sink.write((line.encode() if isinstance(line, str) else line) + b"\n")
+        sink.flush()
+
+    @staticmethod
+    def _is_event(line: str | bytes) -> bool:
+        try:
+            return _loads(line)["eventName"] != _CHANNEL_INFORMATION
+        except (ValueError, TypeError, KeyError):
+            return False
 
 
 _loads = json.loads

@@ -184,8 +184,8 @@ async def test_malformed_lines_are_logged_and_skipped(
         assert [(await events.next())["n"] for _ in range(3)] == [1, 2, 3]
     skipped = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
     assert skipped == [
-        "malformed event line skipped: b'not json at all'",
-        "malformed event line skipped: b'[1, 2]'",
-        'malformed event line skipped: b\'{"no":"name"}\'',
+        "malformed event line skipped: 'not json at all'",
+        "malformed event line skipped: '[1, 2]'",
+        'malformed event line skipped: \'{"no":"name"}\'',
     ]
     assert sink.getvalue().count(b"\n") == 3
