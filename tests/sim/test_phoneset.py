@@ -67,6 +67,7 @@ async def test_pin(session_of) -> None:
     }
     assert (await alice.put(DEVICE + "/pin", json=pin)).status_code == 204
     assert (await alice.put(DEVICE + "/pin", json={"Pin_Group": 3})).status_code == 204
+    assert (await alice.put(DEVICE + "/pin", json={"Pin_Number": None})).status_code == 204
     assert (await alice.get(DEVICE + "/pin")).json() == {**pin, "Pin_Group": 3}
 
     for bad in ({"Pin_Number": "12"}, {"Pin_Type_Of_Control": "Nobody"}, {"Pin_Group": -1}):

@@ -229,7 +229,11 @@ class PbxObjects:
                 raise RestError.bad_parameter(
                     f"body.attributes[{index}]: {name} has no attribute {key}"
                 )
-            checked[key] = {k: v for k, v in attribute.items() if k in ("value", "complexValue")}
+            checked[key] = {
+                k: v
+                for k, v in attribute.items()
+                if k in ("value", "complexValue") and v is not None
+            }
             checked[key]["name"] = key
         return checked
 

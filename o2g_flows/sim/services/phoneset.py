@@ -115,7 +115,8 @@ async def get_pin(request: ApiRequest) -> dict[str, Any]:
 @endpoint("PUT /users/{loginName}/devices/{deviceId}/pin")
 async def set_pin(request: ApiRequest) -> None:
     """Change the given PIN fields (the others keep their value)."""
-    device, pin = _device(request), request.body or {}
+    device = _device(request)
+    pin = {name: value for name, value in (request.body or {}).items() if value is not None}
     number = pin.get("Pin_Number")
     if number is not None and not re.fullmatch(r"\d{4,8}", number):
         raise RestError.bad_parameter("body.Pin_Number: a PIN has 4 to 8 digits")
@@ -236,9 +237,9 @@ def _position(request: ApiRequest, count: int) -> int:
 
 
 def _key_body(request: ApiRequest, position: int) -> dict[str, Any]:
-    key = request.body or {}
-    if key.get("position", position) != position:
+    key = {name: value for name, value in (request.body or {}).items() if value is not None}
+    if key.pop("position", position) != position:
         raise RestError.bad_parameter(
-            f"body.position {key['position']} differs from the path position {position}"
+            f"body.position {request.body['position']} differs from the path position {position}"
         )
-    return {name: value for name, value in key.items() if name != "position"}
+    return key

@@ -30,7 +30,8 @@ async def set_routes(request: ApiRequest) -> None:
         raise routing_error(
             "BAD_PARAMETER_VALUE", None, "UNKNOWN", "only one presentation route can be set"
         )
-    for destination in presentation[0]["destinations"] if presentation else []:
+    destinations = (presentation[0].get("destinations") or []) if presentation else []
+    for destination in destinations:
         selected = destination.get("selected", True)
         if destination["type"] == "MOBILE":
             remote_extension = selected
@@ -42,7 +43,7 @@ async def set_routes(request: ApiRequest) -> None:
                 "a presentation route selects MOBILE or not; OFFICE is always selected",
             )
     forward = None
-    if "forwardRoutes" in body:
+    if body.get("forwardRoutes") is not None:
         routes = body["forwardRoutes"]
         if len(routes) > 1:
             raise routing_error(
