@@ -92,6 +92,8 @@ def _paths(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult, bool]:
+    if args.handler is not _run and logging.getLogger().level > logging.DEBUG:
+        log.setLevel(logging.WARNING)  # offline runs report results, not every step
     folders = args.plugins if args.plugins else ["plugins"]
     registry, plugin_errors = discover(folders)
     for error in plugin_errors:

@@ -467,6 +467,7 @@ class Engine:
                         execution.serial,
                         execution.visit,
                         index,
+                        delay,
                     )
                 )
             execution.timers = handles
@@ -483,7 +484,9 @@ class Engine:
 
     # -- timers -------------------------------------------------------------------------------
 
-    def _timer_fired(self, flow: str, key: Any, serial: int, visit: int, index: int) -> None:
+    def _timer_fired(
+        self, flow: str, key: Any, serial: int, visit: int, index: int, delay: float
+    ) -> None:
         runtime = self.flows.get(flow)
         execution = None
         if runtime is not None:
@@ -496,17 +499,16 @@ class Engine:
         if execution.busy:
             if execution.inbox is None:
                 execution.inbox = deque()
-            execution.inbox.append((visit, index))
+            execution.inbox.append((visit, index, delay))
             return
-        self._on_timer(execution, index)
+        self._on_timer(execution, index, delay)
         self._settle(execution)
 
-    def _on_timer(self, execution: Execution, index: int) -> None:
+    def _on_timer(self, execution: Execution, index: int, delay: float) -> None:
         state = execution.runtime.flow.states.get(execution.state)
         if state is None or index >= len(state.after):
             return
-        delay = state.after[index].delay
-        label = f"after {delay:g}s" if isinstance(delay, float) else f"after timer {index}"
+        label = f"after {delay:g}s"
         execution.trace.add(self.clock.time(), "timer", label)
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -576,9 +578,9 @@ class Engine:
                 gotos = 0
                 item = execution.inbox.popleft()
                 if isinstance(item, tuple):
-                    visit, index = item
+                    visit, index, delay = item
                     if visit == execution.visit:
-                        self._on_timer(execution, index)
+                        self._on_timer(execution, index, delay)
                 else:
                     name = item["eventName"]
                     if name in execution.runtime.handled.get(execution.state, ()):
@@ -659,7 +661,7 @@ class Engine:
             execution.set_vars({step.result_var: result})
         if log.isEnabledFor(logging.INFO) and step.action.name != "log":
             log.info(
-                "%s[%s] %s %s ok",
+                "%s[%s] %s%s ok",
                 execution.runtime.flow.name,
                 execution.key,
                 step.name,
@@ -860,4 +862,4 @@ def _current_task() -> asyncio.Task[Any] | None:
 
 def _brief(args: dict[str, Any]) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None and k != "user")
-    return f"({shown})" if shown else ""
+    return f" ({shown})" if shown else ""
