@@ -68,6 +68,7 @@ class Pbx:
 
     def _build_components(self) -> None:
         from .acd import Acd
+        from .calls import CallModel
         from .messaging import Messaging
         from .objects import PbxObjects
         from .routing import RoutingBook
@@ -76,6 +77,7 @@ class Pbx:
         self.messaging = Messaging(self)
         self.acd = Acd(self)
         self.objects = PbxObjects(self)
+        self.calls = CallModel(self)
 
     # -- events ---------------------------------------------------------------------------------
 

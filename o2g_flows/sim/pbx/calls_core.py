@@ -1,0 +1,609 @@
+"""The life of a call: placing it, routing it, ringing, answering, re-routing and ending it.
+
+``CallCore`` keeps every call and emits, for each user in a call, OnCallCreated /
+OnCallModified / OnCallRemoved for its own view, and OnUserStateModified when the user goes
+FREE or BUSY (after the call event, as in the real capture). The operations users invoke
+(hold, transfer, park...) are in ``calls.CallModel``, built on these primitives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ErrorType, RestError
+from .calls_events import Views
+from .calls_hunting import HuntingGroups
+from .calls_records import com_record
+from .calls_state import (
+    ACTIVE,
+    BUSY_STATES,
+    DIALING,
+    HELD,
+    IDLE,
+    RELEASING,
+    RINGING_INCOMING,
+    RINGING_OUTGOING,
+    Call,
+    Party,
+    normalize_number,
+)
+from .config import Pilot, User
+from .messaging import iso_now
+
+if TYPE_CHECKING:
+    from .core import Pbx
+
+__all__ = ["CallCore", "bad_value", "basic_only", "unauthorized"]
+
+#: How many forwards a call may follow before it is refused (a forward loop).
+MAX_FORWARDS = 5
+
+
+def basic_only(user: User) -> bool:
+    """A TELEPHONY_BASIC user without the advanced licence: one call at a time."""
+    return "TELEPHONY_BASIC" in user.licenses and "TELEPHONY_ADVANCED" not in user.licenses
+
+
+def bad_value(message: str, cause: str = "UNKNOWN") -> RestError:
+    """BAD_PARAMETER with the telephony detail BAD_PARAMETER_VALUE and ``cause``."""
+    return RestError.bad_parameter(
+        message,
+        telephony={"errorType": "BAD_PARAMETER_VALUE", "errorCause": cause, "message": message},
+    )
+
+
+def unauthorized(message: str, cause: str = "UNKNOWN") -> RestError:
+    """A telephony request refused for this user (TelephonyErrorType UNAUTHORIZED)."""
+    return RestError(
+        ErrorType.NOT_ALLOWED,
+        message,
+        telephony={"errorType": "UNAUTHORIZED", "errorCause": cause, "message": message},
+    )
+
+
+class CallCore:
+    """Every call of the PBX with the primitives that move parties in and out of them."""
+
+    def __init__(self, pbx: Pbx) -> None:
+        self._pbx = pbx
+        self._calls: dict[str, Call] = {}
+        self._user_calls: dict[str, list[Call]] = {}
+        self._user_states: dict[str, str] = {}
+        self._queues: dict[str, deque[Call]] = {p.number: deque() for p in pbx.config.pilots}
+        self._dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
+        self._dss_users: dict[str, User] = {}  # desk-sharing set -> user
+        self._prefix = secrets.token_hex(4)
+        self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self.hunting = HuntingGroups(pbx)
+        self.views = Views(pbx, self.calls_of, self.devices)
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def get(self, call_ref: str) -> Call:
+        """The call ``call_ref``, or the spec's unknown-call error."""
+        call = self._calls.get(call_ref)
+        if call is None:
+            raise RestError.unknown_call(call_ref)
+        return call
+
+    def calls_of(self, login: str) -> list[Call]:
+        """The calls ``login`` has a leg in, oldest first."""
+        return self._user_calls.get(login, [])
+
+    def party_of(self, call_ref: str, login: str) -> Party:
+        """``login``'s party in ``call_ref``; a call the user is not in is unknown to it."""
+        call = self.get(call_ref)
+        for party in call.parties:
+            if party.login == login:
+                return party
+        raise RestError.unknown_call(call_ref)
+
+    def devices(self, user: User) -> list[str]:
+        """The user's devices, with the desk-sharing set it is logged on."""
+        devices = [device.id for device in user.devices]
+        dss = self._dss.get(user.login)
+        if dss is not None:
+            devices.append(dss)
+        return devices
+
+    def device_owner(self, number: str) -> User | None:
+        """The user owning the device (pro-ACD set and desk-sharing set included)."""
+        return self._pbx.user_by_number(number) or self._dss_users.get(number)
+
+    def current_device(self, user: User) -> str:
+        """Where calls to the user ring: its desk-sharing set when logged on, else its number."""
+        return self._dss.get(user.login, user.number)
+
+    def user_state(self, login: str) -> str:
+        return self._user_states.get(login, "FREE")
+
+    def dialled(self, raw: str) -> str:
+        """A dialled number, or BAD_PARAMETER naming it."""
+        number = normalize_number(raw) if isinstance(raw, str) else None
+        if number is None:
+            raise bad_value(f"{raw!r} is not a valid phone number", "INVALID_DESTINATION")
+        return number
+
+    # -- placing calls --------------------------------------------------------------------------
+
+    def _new_call(self, initial_called: str) -> Call:
+        call = Call(ref=f"{self._prefix}{next(self._ids):08x}", initial_called=initial_called)
+        self._calls[call.ref] = call
+        return call
+
+    def _place(self, call: Call, caller: Party, number: str, *, announce_first: bool) -> str:
+        """Route ``number`` for a new call whose caller is attached; return the callRef.
+
+        ``announce_first``: the caller's set was rung first (make call without autoAnswer),
+        so its OnCallCreated (DIALING) goes out before the destination is known.
+        """
+        if caller.user is not None and announce_first:
+            self._emit(self.views.created(caller))
+            self._sync_state(caller.user)
+        target, cause = self._offer(call, number)
+        if target is None:
+            if caller.user is not None and not announce_first:
+                self._emit(self.views.created(caller))
+                self._sync_state(caller.user)
+            self._end(call, None, cause, cause)
+            return call.ref
+        caller.state = RINGING_OUTGOING
+        if caller.user is not None:
+            if announce_first:
+                self._emit(self.views.modified(caller, cause, legs=[caller], added=[target]))
+            else:
+                self._emit(self.views.created(caller, cause))
+                self._sync_state(caller.user)
+        self._announce(target, cause)
+        return call.ref
+
+    def _offer(self, call: Call, number: str, depth: int = 0) -> tuple[Party | None, str | None]:
+        """Attach the party ``number`` reaches, routing applied: (party, cause) or (None, why)."""
+        if depth > MAX_FORWARDS:
+            return None, "DESTINATION_NOT_OBTAINABLE"
+        dss_user = self._dss_users.get(number)
+        if dss_user is not None:
+            return self._offer_user(call, dss_user, depth)
+        endpoint = self._pbx.resolve(number)
+        if endpoint.kind == "user" and endpoint.user is not None:
+            return self._offer_user(call, endpoint.user, depth)
+        if endpoint.kind == "proacd" and endpoint.user is not None:
+            return self._ring(call, endpoint.user, number), None
+        if endpoint.kind == "hunting_group":
+            login = self.hunting.pick(number, self._is_free, set())
+            if login is None:
+                return None, "BUSY"
+            user = self._pbx.users[login]
+            party = self._ring(call, user, self.current_device(user), hunting=number)
+            party.tried.add(login)
+            return party, None
+        if endpoint.kind == "pilot" and endpoint.pilot is not None:
+            return self._queue(call, endpoint.pilot)
+        kind = "voicemail" if endpoint.kind == "voicemail" else "external"
+        party = Party(kind, number, RINGING_INCOMING, "CALLEE")
+        self._attach(call, party)
+        return party, None
+
+    def _offer_user(self, call: Call, user: User, depth: int) -> tuple[Party | None, str | None]:
+        """Routing of a call to a user: immediate forward, DND, busy, then ringing."""
+        destination = self._destination(user, "immediate")
+        if destination is not None:
+            return self._divert(call, user, destination, depth, "FORWARDED")
+        if self._pbx.routing.state(user.login).dnd:
+            destination = self._destination(user, "busy")
+            if destination is not None:
+                return self._divert(call, user, destination, depth, "DO_NOT_DISTURB")
+            self._refuse(call, user, None)
+            return None, "DO_NOT_DISTURB"
+        if self._is_busy(user):
+            destination = self._destination(user, "busy")
+            if destination is not None:
+                return self._divert(call, user, destination, depth, "FORWARDED")
+            if not self._camp_on(user):
+                self._refuse(call, user, "BUSY")
+                return None, "BUSY"
+        return self._ring(call, user, self.current_device(user)), None
+
+    def _destination(self, user: User, situation: Any) -> dict[str, Any] | None:
+        """The user's forward/overflow destination for ``situation``, if one can be used."""
+        destination = self._pbx.routing.divert(user.login, situation)
+        if destination is None:
+            return None
+        if destination.get("type") == "VOICEMAIL":
+            return destination if user.voicemail else None
+        number = destination.get("number") or destination.get("deviceId")
+        if not isinstance(number, str) or normalize_number(number) is None:
+            return None
+        return None if normalize_number(number) in self.devices(user) else destination
+
+    def _divert(
+        self, call: Call, user: User, destination: dict[str, Any], depth: int, victim_cause: str
+    ) -> tuple[Party | None, str | None]:
+        """The call for ``user`` goes to ``destination`` without ringing: the user sees it come
+        and go (OnCallRemoved with ``newDestination``), the caller sees the new party."""
+        victim = Party(
+            "user",
+            self.current_device(user),
+            IDLE,
+            "CALLEE",
+            user=user,
+            diverted=True,
+            reason="FORWARDED",
+        )
+        self._attach(call, victim)
+        self._emit(self.views.created(victim))
+        if destination.get("type") == "VOICEMAIL":
+            self._detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
+            target = self._voicemail(call, user.login)
+        else:
+            number = normalize_number(destination.get("number") or destination["deviceId"])
+            assert number is not None
+            self._detach(victim, victim_cause, new_destination=number)
+            target, refusal = self._offer(call, number, depth + 1)
+            if target is None:
+                return None, refusal
+        target.rerouted = True
+        return target, "FORWARDED"
+
+    def _refuse(self, call: Call, user: User, reason: str | None) -> None:
+        """The call never reached ``user`` (busy, DND): only a missed-call record is left."""
+        victim = Party("user", user.number, IDLE, "CALLEE", user=user, diverted=True, reason=reason)
+        self._attach(call, victim)
+        self._detach(victim, None, notify=False)
+
+    def _ring(
+        self,
+        call: Call,
+        user: User,
+        device: str,
+        *,
+        hunting: str | None = None,
+        pilot: str | None = None,
+    ) -> Party:
+        """A ringing leg for ``user`` on ``device``, with its no-answer timer."""
+        party = Party(
+            "user", device, RINGING_INCOMING, "CALLEE", user=user, hunting=hunting, pilot=pilot
+        )
+        self._attach(call, party)
+        party.timer = self._pbx.later(self._pbx.timing.ring_timeout, self._no_answer, party)
+        return party
+
+    def _voicemail(self, call: Call, owner: str | None) -> Party:
+        party = Party("voicemail", self._pbx.config.voicemail_service, RINGING_INCOMING, "CALLEE")
+        party.vm_owner = owner
+        self._attach(call, party)
+        return party
+
+    def _announce(self, party: Party, cause: str | None) -> None:
+        """Tell the new party's user about the call; the voicemail answers at once."""
+        if party.user is not None:
+            self._emit(self.views.created(party, cause))
+        elif party.kind == "voicemail":
+            self._answer(party)
+        elif party.kind == "pilot":
+            self.serve_queue(party.number)
+
+    # -- ringing, answering ---------------------------------------------------------------------
+
+    def _no_answer(self, party: Party) -> None:
+        """The ring time is over: next hunting member, back to the ACD queue, or overflow."""
+        party.timer = None
+        call = party.call
+        if call is None or party.left_seq is not None or party.state != RINGING_INCOMING:
+            return
+        if party.pilot is not None:
+            self._requeue(party)
+            return
+        if party.hunting is not None:
+            login = self.hunting.pick(party.hunting, self._is_free, party.tried)
+            if login is not None:
+                user = self._pbx.users[login]
+                target = self._ring(call, user, self.current_device(user), hunting=party.hunting)
+                target.tried = party.tried | {login}
+                self._replace(party, target, None, None, target.pid)
+            return
+        assert party.user is not None
+        destination = self._destination(party.user, "no_answer")
+        if destination is not None:
+            self._reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
+
+    def _answer(self, party: Party) -> None:
+        """``party`` answers: it and the parties calling it become ACTIVE."""
+        call = party.call
+        assert call is not None
+        self._pbx.cancel(party.timer)
+        party.timer = None
+        if party.user is not None:
+            self._hold_device(party.user, party.number, except_call=call)
+        party.state = ACTIVE
+        party.answered = call.answered = True
+        connected = []
+        for other in call.parties:
+            if other is not party and other.state in (DIALING, RINGING_OUTGOING):
+                other.state = ACTIVE
+                other.answered = True
+                connected.append(other)
+        if party.user is not None:
+            self._emit(self.views.modified(party, legs=[party]))
+            self._sync_state(party.user)
+        for other in call.parties:
+            if other is party or other.user is None:
+                continue
+            if other in connected:
+                self._emit(self.views.modified(other, legs=[other]))
+                self._sync_state(other.user)
+            else:
+                self._emit(self.views.modified(other, participants=[party]))
+        if party.kind == "voicemail":
+            party.answered_at = time.monotonic()
+            peer = next((p for p in call.parties if p is not party), None)
+            party.vm_from = peer.pid if peer is not None else None
+            party.timer = self._pbx.later(
+                self._pbx.timing.voicemail_message, self._voicemail_done, party
+            )
+        if party.pilot is not None and party.user is not None:
+            self._pbx.acd.agent_call_started(party.user.login, call.ref)
+
+    def _voicemail_done(self, party: Party) -> None:
+        """The message time is over: the voicemail hangs up."""
+        party.timer = None
+        if party.call is not None and party.left_seq is None:
+            self._leave(party)
+
+    def _hold_device(self, user: User, device: str, except_call: Call | None = None) -> None:
+        """Put the user's ACTIVE legs on ``device`` on hold (a new call takes the line)."""
+        for call in list(self.calls_of(user.login)):
+            if call is except_call:
+                continue
+            for party in call.parties:
+                if party.user is user and party.number == device and party.state == ACTIVE:
+                    party.state = HELD
+                    self._emit(self.views.modified(party, legs=[party]))
+
+    # -- re-routing -----------------------------------------------------------------------------
+
+    def _reroute(
+        self,
+        victim: Party,
+        destination: dict[str, Any],
+        cause: str,
+        reason: str,
+        owner: str | None,
+    ) -> None:
+        """Move a ringing call from ``victim`` to ``destination`` (VOICEMAIL: ``owner``'s box)."""
+        call = victim.call
+        assert call is not None
+        victim.diverted, victim.reason = True, reason
+        if destination.get("type") == "VOICEMAIL":
+            number = self._pbx.config.voicemail_service
+            target: Party | None = self._voicemail(call, owner)
+            refusal = None
+        else:
+            number = normalize_number(destination.get("number") or destination["deviceId"]) or ""
+            target, refusal = self._offer(call, number, 1)
+        if target is None:
+            self._detach(victim, cause, new_destination=number)
+            self._end(call, None, refusal, refusal)
+            return
+        target.rerouted = True
+        self._replace(victim, target, cause, cause, number)
+
+    def _replace(
+        self,
+        victim: Party,
+        target: Party,
+        cause: str | None,
+        victim_cause: str | None,
+        new_destination: str | None,
+    ) -> None:
+        """``target`` (attached) takes the place of ``victim`` in the call."""
+        call = victim.call
+        assert call is not None
+        self._detach(victim, victim_cause, new_destination=new_destination)
+        for party in call.parties:
+            if party.user is not None and party is not target:
+                self._emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
+        self._announce(target, cause)
+
+    # -- ACD queues -----------------------------------------------------------------------------
+
+    def _queue(self, call: Call, pilot: Pilot) -> tuple[Party | None, str | None]:
+        queue = self._queues.setdefault(pilot.number, deque())
+        if len(queue) >= pilot.queue_size:
+            return None, "BUSY"
+        party = Party("pilot", pilot.number, RINGING_INCOMING, "CALLEE")
+        self._attach(call, party)
+        call.pilot, call.queued_at = pilot.number, time.monotonic()
+        queue.append(call)
+        return party, None
+
+    def serve_queue(self, pilot_number: str) -> None:
+        """Offer the oldest waiting calls of the pilot to the agents the ACD picks."""
+        queue = self._queues.get(pilot_number)
+        while queue:
+            picked = self._pbx.acd.pick_agent(pilot_number)
+            if picked is None:
+                return
+            login, device = picked
+            call = queue.popleft()
+            waiting = next(p for p in call.parties if p.kind == "pilot")
+            agent = self._pbx.users[login]
+            party = self._ring(call, agent, device, pilot=pilot_number)
+            party.acd_data = self._acd_data(call, agent, pilot_number, len(queue))
+            self._replace(waiting, party, "DISTRIBUTED", None, None)
+
+    def _requeue(self, agent_party: Party) -> None:
+        """The agent did not answer: the call goes back to the head of the queue."""
+        call = agent_party.call
+        pilot = agent_party.pilot
+        assert call is not None and pilot is not None
+        waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
+        self._attach(call, waiting)
+        self._queues.setdefault(pilot, deque()).appendleft(call)
+        self._replace(agent_party, waiting, None, None, None)
+
+    def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
+        config = next((p for p in self._pbx.config.pilots if p.number == pilot), None)
+        groups = agent.acd.groups if agent.acd else []
+        group = next((g for g in groups if config and g in config.groups), None)
+        waited = int(time.monotonic() - call.queued_at)
+        info: dict[str, Any] = {"queueWaitingTime": waited, "globalWaitingTime": waited}
+        if group is not None:
+            info["agentGroup"] = group
+        info["local"] = True
+        return {
+            "callInfo": info,
+            "queueData": {
+                "waitingTime": 0,
+                "saturated": config is not None and waiting >= config.queue_size,
+            },
+            "pilotNumber": pilot,
+        }
+
+    # -- leaving and ending ---------------------------------------------------------------------
+
+    def _leave(self, party: Party, cause: str | None = None) -> None:
+        """``party`` hangs up: a conference carries on without it, a two-party call ends."""
+        call = party.call
+        assert call is not None
+        remaining = call.others(party)
+        if len(remaining) >= 2 or (call.parked_on is not None and remaining):
+            self._detach(party, cause or "CLEARED")
+            for other in remaining:
+                if other.user is not None:
+                    self._emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
+            return
+        mine, others = self._end_causes(party)
+        self._end(call, party, cause or mine, others)
+
+    def _end_causes(self, leaver: Party) -> tuple[str, str]:
+        """Causes of a call ended by ``leaver``: for the leaver, for the others."""
+        call = leaver.call
+        assert call is not None
+        if call.answered:
+            return "CLEARED", "CLEARED"
+        if leaver.state == RINGING_INCOMING:
+            return "CLEARED", "BUSY"  # the called party rejected the call
+        return "ABANDONED", "ABANDONED"
+
+    def _end(
+        self, call: Call, leaver: Party | None, cause: str | None, others_cause: str | None
+    ) -> None:
+        """Release every party: the leaver is removed, the others go RELEASING then removed."""
+        present = list(call.parties)
+        if leaver is not None:
+            self._detach(leaver, cause)
+        for party in present:
+            if party is leaver:
+                continue
+            removed = [p.pid for p in present if p is not party]
+            self._detach(party, others_cause, releasing=removed)
+
+    def _detach(
+        self,
+        party: Party,
+        cause: str | None,
+        *,
+        new_destination: str | None = None,
+        releasing: list[str] | None = None,
+        notify: bool = True,
+        record: bool = True,
+    ) -> None:
+        """Take ``party`` out of its call: its events, record, voicemail deposit, ACD end.
+
+        ``notify=False``: no call events (the user never saw the call); ``record=False``: no
+        comlog record (the user's part carries on in another call).
+        """
+        call = party.call
+        assert call is not None
+        self._pbx.cancel(party.timer)
+        party.timer = None
+        user = party.user
+        if user is not None and releasing is not None and notify:
+            party.state = RELEASING
+            self._emit(self.views.modified(party, legs=[party], removed=releasing))
+        call.parties.remove(party)
+        party.left_seq = next(self._seq)
+        if not call.parties:
+            self._calls.pop(call.ref, None)
+        if user is not None:
+            login = user.login
+            if not any(p.login == login for p in call.parties):
+                calls = self._user_calls.get(login)
+                if calls and call in calls:
+                    calls.remove(call)
+            if notify:
+                self._emit(self.views.removed(call, login, cause, new_destination))
+                self._sync_state(user)
+            if record:
+                self._pbx.messaging.add_record(login, com_record(call, party, self.views.identity))
+            if party.pilot is not None:
+                self._pbx.acd.agent_call_ended(login, call.ref)
+        elif party.kind == "voicemail":
+            self._deposit(party)
+        elif party.kind == "pilot":
+            queue = self._queues.get(party.number)
+            if queue and call in queue:
+                queue.remove(call)
+
+    def _deposit(self, party: Party) -> None:
+        """A voicemail that answered a diverted call leaves the caller's message in the box."""
+        if party.vm_owner is None or not party.answered or party.vm_from is None:
+            return
+        duration = max(1, round(time.monotonic() - party.answered_at))
+        self._pbx.messaging.deposit_voicemail(
+            party.vm_owner, self.views.identity(party.vm_from), duration
+        )
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _attach(self, call: Call, party: Party) -> None:
+        party.call = call
+        party.seq = next(self._seq)
+        party.joined = iso_now()
+        call.parties.append(party)
+        call.history.append(party)
+        if party.user is not None:
+            calls = self._user_calls.setdefault(party.user.login, [])
+            if call not in calls:
+                calls.append(call)
+
+    def _sync_state(self, user: User) -> None:
+        """Emit OnUserStateModified when the user goes FREE or BUSY."""
+        login = user.login
+        busy = any(
+            p.login == login and p.state in BUSY_STATES
+            for call in self.calls_of(login)
+            for p in call.parties
+        )
+        state = "BUSY" if busy else "FREE"
+        if self._user_states.get(login, "FREE") != state:
+            self._user_states[login] = state
+            self._emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
+
+    def _is_busy(self, user: User) -> bool:
+        if basic_only(user):
+            return bool(self.calls_of(user.login))
+        return self.user_state(user.login) == "BUSY"
+
+    def _is_free(self, login: str) -> bool:
+        """Free for a hunting-group call: not busy, not ringing, not in DND."""
+        user = self._pbx.users.get(login)
+        if user is None or self._pbx.routing.state(login).dnd or self._is_busy(user):
+            return False
+        return not any(
+            p.login == login and p.state == RINGING_INCOMING
+            for call in self.calls_of(login)
+            for p in call.parties
+        )
+
+    def _camp_on(self, user: User) -> bool:
+        return any(device.campon for device in user.devices if device.id == user.number)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self._pbx.emit(event)
