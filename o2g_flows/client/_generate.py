@@ -231,8 +231,12 @@ TYPES: dict[tuple[str, str], str] = {
     ("DELETE /comlog/records", "unacknowledged"): "boolean",
     ("DELETE /comlog/records", "role"): "Role",
 }
-#: Query parameters that are sent without a value when true ("This parameter has no value").
-FLAGS = {("GET /logins", "onlyACD"), ("POST /messaging/mailboxes/{mailboxId}", "withUserPwd")}
+#: Query parameters whose presence is what counts ("This parameter has no value"): sent
+#: with this value when true, left out otherwise.
+FLAGS = {
+    ("GET /logins", "onlyACD"): "true",  # typed boolean in the table
+    ("POST /messaging/mailboxes/{mailboxId}", "withUserPwd"): "",  # "don't use =true/=false"
+}
 #: String parameters whose values the prose lists.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST /telephony/calls/{callRef}/recording", "action"): ("start", "stop", "pause", "resume"),
@@ -404,7 +408,7 @@ class Param:
     required: bool
     description: str
     default: str = "None"
-    flag: bool = False
+    flag: str | None = None  # the value sent when a presence flag is true
     choices: tuple[str, ...] = ()
     multi_segment: bool = False
 
@@ -473,8 +477,8 @@ def endpoint_params(item: dict[str, Any], names: TypeNames) -> list[Param]:
         wire = query["name"]
         type_name = TYPES.get((endpoint_id, wire), query["type"])
         py, check, choices = _value_check(type_name, service, names)
-        flag = (endpoint_id, wire) in FLAGS
-        if flag:
+        flag = FLAGS.get((endpoint_id, wire))
+        if flag is not None:
             py, check = "bool", "boolean"
         choices = CHOICES.get((endpoint_id, wire), choices)
         if choices and check == "text":
@@ -510,8 +514,9 @@ def _expect(item: dict[str, Any], names: TypeNames) -> tuple[str, str]:
     if not typed:
         return "none", "None"
     answer = typed[0]["type"]
-    if answer == "string":
-        return ("string?", "str | None") if empty else ("string", "str")
+    if answer == "string":  # an id; a 201 Created may come without it
+        created = any(r["code"] == 201 for r in typed)
+        return ("string?", "str | None") if empty or created else ("string", "str")
     py = names.resolve(answer, item["service"])
     return ("object?", f"{py} | None") if empty else ("object", py)
 
@@ -574,8 +579,8 @@ def _argument(param: Param) -> str:
 
 
 def _query_entry(param: Param) -> str:
-    if param.flag:
-        return f'"{param.wire}": "" if {param.name} else None'
+    if param.flag is not None:
+        return f'"{param.wire}": "{param.flag}" if {param.name} else None'
     return f'"{param.wire}": {param.name}'
 
 

@@ -27,7 +27,7 @@ class DirectoryService(Service):
     @endpoint("POST /directory/search")
     async def start_search(
         self, filter: Criterion, limit: int | None = None, *, login_name: str | None = None
-    ) -> str:
+    ) -> str | None:
         """Initiates a search
 
         ``POST /directory/search`` (TELEPHONY_ADVANCED)
@@ -45,7 +45,7 @@ class DirectoryService(Service):
             "/directory/search",
             params=check.query({"loginName": login_name}),
             json=check.compact({"limit": limit, "filter": filter}),
-            expect="string",
+            expect="string?",
         )
 
     @endpoint("GET /directory/search")
@@ -88,7 +88,7 @@ class DirectoryService(Service):
         limit: int | None = None,
         *,
         login_name: str | None = None,
-    ) -> str:
+    ) -> str | None:
         """Initiates a search by dtmf, giving the phoneset keyboard corresponding digits
 
         ``POST /directory/searchbydtmf`` (TELEPHONY_ADVANCED)
@@ -117,5 +117,5 @@ class DirectoryService(Service):
                     "limit": limit,
                 }
             ),
-            expect="string",
+            expect="string?",
         )

@@ -41,7 +41,7 @@ class UsersService(Service):
         return await self._request(
             "GET",
             "/logins",
-            params=check.query({"nodeIds": node_ids, "onlyACD": "" if only_acd else None}),
+            params=check.query({"nodeIds": node_ids, "onlyACD": "true" if only_acd else None}),
             expect="object",
         )
 
