@@ -26,6 +26,13 @@ _PRIMITIVES = {
 }
 
 
+#: Spec facts the parsed catalogue lost: extra enum values (overflow destinations may be
+#: USER, OTHER or ASSOCIATE) and a field that takes either of two shapes (a directory
+#: Criterion's operand is a string, or a list of Criterion for AND/OR).
+_EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
+_EITHER_OR = {("Criterion", "operand"): "Criterion"}
+
+
 def validate_body(body: Any, type_name: str, service: str) -> dict[str, Any]:
     """Check ``body`` against the catalogue type; raise BAD_PARAMETER naming the faulty field."""
     _check(body, type_name, service, "body")
@@ -42,6 +49,7 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
         return
     if definition["kind"] == "enum":
         allowed = [item["value"] for item in definition["values"]]
+        allowed += _EXTRA_ENUM_VALUES.get(type_name, ())
         if value not in allowed:
             raise RestError.bad_parameter(f"{where}: {value!r} is not one of {', '.join(allowed)}")
         return
@@ -61,7 +69,11 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
                 raise RestError.bad_parameter(f"{where}: missing required field '{name}'")
             continue
         item = value[name]
-        if field["is_list"]:
+        alternative = _EITHER_OR.get((type_name, name))
+        if alternative and isinstance(item, list):
+            for index, element in enumerate(item):
+                _check(element, alternative, service, f"{where}.{name}[{index}]")
+        elif field["is_list"]:
             if not isinstance(item, list):
                 raise RestError.bad_parameter(
                     f"{where}.{name}: expected a list, got {_json_kind(item)}"
@@ -75,8 +87,8 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
 def parse_query_value(name: str, raw: str, type_name: str) -> Any:
     """Convert a query parameter to its declared type, or raise BAD_PARAMETER."""
     if type_name == "boolean":
-        if raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
+        if raw.lower() in ("", "true", "false"):  # a bare ?flag means true
+            return raw.lower() != "false"
     elif type_name in ("int", "long", "nonNegativeInteger"):
         try:
             return int(raw)

@@ -501,11 +501,6 @@ async def test_administrator_snapshot_of_one_agent(session_of, subscribe) -> Non
     assert event["loginName"] == "agent3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the router asks an administrator for loginName on every licensed endpoint; the spec "
-    "exempts this one (no loginName: a snapshot of every agent)",
-)
 async def test_administrator_snapshot_of_every_agent(session_of, subscribe) -> None:
     admin = await session_of("admin")
     reader = await subscribe(admin, names=["agent"], ids=["*"])

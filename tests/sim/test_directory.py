@@ -109,10 +109,6 @@ async def test_bad_searches(session_of) -> None:
     assert_error(await alice.post(search, json={}), 400, "BAD_PARAMETER", "filter")
 
 
-@pytest.mark.xfail(
-    reason="the router validates Criterion.operand as a string; AND/OR give a list",
-    strict=True,
-)
 async def test_criteria_combined_with_and_or(session_of) -> None:
     alice = await session_of("alice")
     both = {

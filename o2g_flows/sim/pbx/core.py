@@ -200,7 +200,7 @@ class Pbx:
             "node": {"id": self.config.node_id, "name": self.config.name},
             "users": {login: self.user_json(user) for login, user in self.users.items()},
         }
-        for name in ("routing", "messaging", "calls", "acd", "telephony"):
+        for name in ("routing", "messaging", "calls", "acd", "objects"):
             component = getattr(self, name, None)
             if component is not None and hasattr(component, "snapshot"):
                 dump[name] = component.snapshot()
