@@ -154,6 +154,8 @@ class Connection:
         ``expect`` is what a 2xx answer must hold: ``"object"``, ``"string"`` (a ``?``
         suffix allows an empty answer, returned as None), ``"bytes"``, or None (ignored).
         """
+        if self.closed:
+            raise O2GConnectionError(f"{method} {path}: the client is closed")
         relogged = False
         attempt = 0
         deadline = 0.0

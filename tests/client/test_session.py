@@ -58,6 +58,8 @@ async def test_closing_the_client_closes_the_session(sim: Simulator, control) ->
         await o2g.users.get_user("bob")
         assert len((await control.state())["sessions"]) == 1
     assert (await control.state())["sessions"] == []
+    with pytest.raises(O2GConnectionError, match="the client is closed"):
+        await o2g.users.get_user("bob")
 
 
 @pytest.mark.timing(session_ttl=1)
