@@ -543,12 +543,11 @@ class Acd:
 
     def _serve_queues(self, agent: Agent) -> None:
         """Ask the call model to offer waiting calls of every pilot serving the agent's group."""
-        calls = getattr(self._pbx, "calls", None)
-        if calls is None or not agent.logged_on or agent.sub != READY:
+        if not agent.logged_on or agent.sub != READY:
             return
         for pilot in self._pilots.values():
             if agent.pg in pilot.groups:
-                calls.serve_queue(pilot.number)
+                self._pbx.calls.serve_queue(pilot.number)
 
     def _emit_help(self, name: str, agent: Agent, supervisor: Agent) -> None:
         self._pbx.emit(
