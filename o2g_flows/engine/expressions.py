@@ -16,7 +16,6 @@ from typing import Any
 
 import jmespath
 from jmespath import exceptions as _jp_errors
-from jmespath.visitor import Options, TreeInterpreter
 
 from .functions import FunctionTable, parse_days, parse_windows
 
@@ -78,7 +77,7 @@ class Expression:
         self.source = source
         self.parsed = compiled.parsed
         self.names = frozenset(_check(self.parsed, source, table, roots))
-        self._visit = _interpreter(table).visit
+        self._visit = table.interpreter().visit
 
     def evaluate(self, context: Any) -> Any:
         """The expression's value; raises ``EvaluationError`` on a run-time type error."""
@@ -93,18 +92,6 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
-
-
-_INTERPRETERS: dict[int, tuple[FunctionTable, TreeInterpreter]] = {}
-
-
-def _interpreter(table: FunctionTable) -> TreeInterpreter:
-    """One shared interpreter per function table (``ParsedResult.search`` builds one per call)."""
-    entry = _INTERPRETERS.get(id(table))
-    if entry is None or entry[0] is not table:
-        entry = (table, TreeInterpreter(Options(custom_functions=table.functions())))
-        _INTERPRETERS[id(table)] = entry
-    return entry[1]
 
 
 def _parse_message(exc: _jp_errors.ParseError) -> str:

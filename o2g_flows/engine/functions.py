@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from jmespath import functions as _jp
+from jmespath.visitor import Options, TreeInterpreter
 
 __all__ = ["BUILTIN_FUNCTIONS", "FunctionSpec", "FunctionTable", "parse_days", "parse_windows"]
 
@@ -49,6 +50,7 @@ class FunctionTable:
     def __init__(self, specs: list[FunctionSpec] | None = None) -> None:
         self._custom: dict[str, FunctionSpec] = {}
         self._functions: _jp.Functions | None = None
+        self._interpreter: TreeInterpreter | None = None
         for spec in specs or ():
             self.add(spec)
 
@@ -58,6 +60,7 @@ class FunctionTable:
             raise ValueError(f"JMESPath function {spec.name}() is already defined")
         self._custom[spec.name] = spec
         self._functions = None
+        self._interpreter = None
 
     def copy(self) -> FunctionTable:
         return FunctionTable(list(self._custom.values()))
@@ -91,6 +94,13 @@ class FunctionTable:
                 namespace[f"_func_{spec.name}"] = _jp.signature(*signature)(_method(spec.func))
             self._functions = type("FlowFunctions", (_jp.Functions,), namespace)()
         return self._functions
+
+    def interpreter(self) -> TreeInterpreter:
+        """A JMESPath interpreter knowing these functions, shared by every expression
+        (``ParsedResult.search`` would build one per evaluation)."""
+        if self._interpreter is None:
+            self._interpreter = TreeInterpreter(Options(custom_functions=self.functions()))
+        return self._interpreter
 
 
 def _method(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -172,6 +172,7 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
                 )
             else:
                 names[flow.name] = flow.location
+        builder.errors.sort(key=lambda error: (error.location.line, error.location.column))
         result.errors.extend(builder.errors)
         if builder.flow is not None and not builder.errors:
             result.flows.append(builder.flow)

@@ -298,8 +298,6 @@ class Engine:
                     self._deliver(execution, event, name)
             else:
                 self._deliver(current, event, name)
-            if flow.mode == "single":
-                return
         starts = runtime.starts.get(name)
         if not starts:
             return

@@ -1,0 +1,191 @@
+"""Fixtures for engine tests: flows from text, offline engines, a simulator with a live engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from o2g_flows.client import O2GClient
+from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_text
+from o2g_flows.engine.model import Flow
+from o2g_flows.engine.registry import Registry
+from o2g_flows.engine.timers import VirtualClock, VirtualTimers
+from o2g_flows.sim import Simulator, load_pbx_file
+
+#: Simulator timings short enough for tests.
+FAST = {
+    "ring_timeout": 5,
+    "wrapup": 0.3,
+    "voicemail_message": 0.05,
+    "keepalive_interval": 0.2,
+    "channel_minute": 0.5,
+}
+START = 1_736_154_000.0  # 2025-01-06 09:00 UTC, a Monday
+
+
+@pytest.fixture
+def flows() -> Callable[..., list[Flow]]:
+    """``flows(text, registry=None)``: the flows of a YAML text, failing on any load error."""
+
+    def load(text: str, registry: Registry | None = None) -> list[Flow]:
+        result = load_text(text, "test.yaml", registry)
+        assert not result.errors, result.report()
+        return result.flows
+
+    return load
+
+
+class Offline:
+    """An engine on a virtual clock whose actions are recorded, not sent."""
+
+    def __init__(self, flows: list[Flow], registry: Registry | None, **options: Any) -> None:
+        self.clock = VirtualClock(START)
+        self.timers = VirtualTimers(self.clock)
+        self.gateway = RecordingGateway(self.clock)
+        self.engine = Engine(
+            flows,
+            self.gateway,
+            registry=registry,
+            clock=self.clock,
+            timers=self.timers,
+            timezone="UTC",
+            **options,
+        )
+        self.engine.action_log = []
+
+    async def send(self, event_name: str, **fields: Any) -> None:
+        """Dispatch an event now and let the actions it causes run."""
+        event = {"eventName": event_name, **fields}
+        self.gateway.observe(event)
+        self.engine.dispatch(event)
+        await self.engine.idle()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the virtual clock, firing the timers that come due."""
+        until = self.clock.now + seconds
+        while (due := self.timers.next_due()) is not None and due <= until:
+            self.timers.fire_next()
+            await self.engine.idle()
+        self.clock.now = until
+
+    @property
+    def actions(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(action, args)`` of every action run, in order."""
+        return [(name, args) for _, _, name, args, _ in self.engine.action_log or []]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.actions]
+
+    def sent(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(client method, kwargs)`` the gateway would have sent."""
+        return [(record.method, record.kwargs) for record in self.gateway.records]
+
+
+@pytest.fixture
+def offline(flows: Callable[..., list[Flow]]) -> Callable[..., Offline]:
+    """``offline(text, registry=None, **engine_options)``: an ``Offline`` engine on the flows."""
+
+    def make(text: str, registry: Registry | None = None, **options: Any) -> Offline:
+        return Offline(flows(text, registry), registry, **options)
+
+    return make
+
+
+def acd_pbx() -> Any:
+    """The default PBX, agents also holding the licence name the /acd/agent endpoints check."""
+    config = load_pbx_file()
+    for user in config.users:
+        if user.acd is not None:
+            user.licenses |= {"API_CONTACTCENTER_AGENT"}
+    return config
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(acd_pbx(), timing=FAST) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def control(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's control API (``/sim/...``): the outside world."""
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+async def o2g(sim: Simulator) -> AsyncIterator[O2GClient]:
+    """An administrator session on the simulator."""
+    async with O2GClient(sim.url, "admin", "admin") as client:
+        yield client
+
+
+class Live:
+    """An engine running on the simulator's event stream."""
+
+    def __init__(self, engine: Engine, task: asyncio.Task[None]) -> None:
+        self.engine = engine
+        self.task = task
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait for ``predicate()`` to hold (the bound only stops a hung test)."""
+        async with asyncio.timeout(timeout):
+            while not (value := predicate()):
+                await asyncio.sleep(0.01)
+        return value
+
+    def traces(self, flow: str) -> list[Any]:
+        return self.engine.traces.query(flow=flow)
+
+    def actions(self, flow: str | None = None) -> list[tuple[str, dict[str, Any], bool]]:
+        """``(action, args, ok)`` of every action run so far (finished executions first)."""
+        found = []
+        traces = [*self.engine.traces, *(e.trace for e in self.engine.executions())]
+        for trace in traces:
+            if flow is None or trace.flow == flow:
+                found.extend((entry[2], entry[3], entry[4]) for entry in trace.actions())
+        return found
+
+
+@pytest.fixture
+async def running(o2g: O2GClient) -> AsyncIterator[Callable[..., Any]]:
+    """``await running(text_or_flows, registry=None)``: an engine live on the simulator."""
+    started: list[Live] = []
+
+    async def start(source: str | list[Flow], registry: Registry | None = None) -> Live:
+        flows = (
+            source if isinstance(source, list) else load_text(source, "test.yaml", registry).flows
+        )
+        assert flows, "no flow loaded"
+        engine = Engine(flows, LiveGateway(o2g), registry=registry)
+        ready = asyncio.Event()
+        task = asyncio.create_task(live.run(engine, o2g, ready=ready))
+        async with asyncio.timeout(5):
+            await ready.wait()
+        runner = Live(engine, task)
+        started.append(runner)
+        return runner
+
+    yield start
+    for runner in started:
+        runner.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner.task
+        await runner.engine.gateway.aclose()
+
+
+async def place_call(control: httpx.AsyncClient, caller: str, callee: str) -> str:
+    answer = await control.post("/sim/calls", json={"from": caller, "to": callee})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["callRef"]
+
+
+@pytest.fixture
+def call(control: httpx.AsyncClient) -> Callable[[str, str], Any]:
+    """``ref = await call("+33140000001", "2000")``: someone outside dials a number."""
+    return lambda caller, callee: place_call(control, caller, callee)
