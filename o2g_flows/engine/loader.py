@@ -835,6 +835,7 @@ class _FlowBuilder:
                 step.args[param.name] = _default(param.default, self.table)
             elif param.required:
                 self.error(where, f"{spec.name} needs {param.name}:")
+        step.args = {p.name: step.args[p.name] for p in spec.params if p.name in step.args}
         if spec.name == "emit" and isinstance(step.args.get("event"), str):
             self.emitted.add(step.args["event"])
         return step if len(self.errors) == errors_before else None
@@ -843,6 +844,8 @@ class _FlowBuilder:
 
     def _tests(self, data: CommentedMap) -> list[TestCase]:
         value = data["tests"]
+        if value is None:
+            return []
         if not isinstance(value, CommentedSeq):
             self.error(self.at(data, "tests"), "tests must be a list")
             return []

@@ -181,7 +181,7 @@ class Engine:
         self.registry = registry or Registry.builtin()
         self.clock = clock or SystemClock()
         self.timers = timers or SchedulerTimers()
-        self.traces = traces or TraceStore()
+        self.traces = traces if traces is not None else TraceStore()
         self.timezone = zone(timezone)
         self.explain = explain
         self.misses: deque[tuple[Any, ...]] = deque(maxlen=1000)

@@ -1,0 +1,109 @@
+"""Plugins: discovery from a folder and from entry points, failures isolated, the example."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+from o2g_flows.plugins import discover
+
+PLUGINS = Path(__file__).parents[2] / "plugins"
+
+
+def test_the_example_plugin_registers_a_function_an_action_and_an_event_source():
+    registry, errors = discover([PLUGINS], entry_points=False)
+    assert errors == []
+    assert "notify" in registry.actions
+    assert "holiday" in registry.functions.names()
+    assert registry.sources["webhook"].events == ("WebhookReceived",)
+    assert "WebhookReceived" in registry.events
+
+
+def test_a_broken_plugin_is_reported_and_skipped(tmp_path: Path):
+    (tmp_path / "good.py").write_text("def register(registry):\n    registry.event('Good')\n")
+    (tmp_path / "syntax.py").write_text("def register(:\n")
+    (tmp_path / "half.py").write_text(
+        "def register(registry):\n    registry.event('Half')\n    raise RuntimeError('boom')\n"
+    )
+    (tmp_path / "none.py").write_text("x = 1\n")
+    registry, errors = discover([tmp_path], entry_points=False)
+    assert "Good" in registry.events
+    assert "Half" not in registry.events  # a failed register() leaves nothing behind
+    assert [(Path(e.plugin).name, e.message.split(":")[0]) for e in errors] == [
+        ("half.py", "register() failed"),
+        ("none.py", "has no register(registry) function"),
+        ("syntax.py", "import failed"),
+    ]
+
+
+def test_installed_packages_register_through_entry_points(tmp_path: Path, monkeypatch):
+    (tmp_path / "acme_flows.py").write_text(
+        "def register(registry):\n    registry.event('AcmeEvent')\n"
+    )
+    info = tmp_path / "acme_flows-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-flows\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[o2g_flows.plugins]\nacme = acme_flows\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry, errors = discover([], entry_points=True)
+    assert errors == []
+    assert "AcmeEvent" in registry.events
+    assert registry.plugins == ["acme (acme_flows)"]
+    sys.modules.pop("acme_flows", None)
+
+
+HOLIDAY_FLOW = """\
+flow: closed
+on: OnCallCreated
+when: "holiday(now)"
+do:
+  - notify: {text: "call ${event.callRef} on a holiday"}
+"""
+
+
+async def test_plugin_functions_and_actions_work_in_flows(offline, monkeypatch):
+    registry, _ = discover([PLUGINS], entry_points=False)
+    monkeypatch.setenv("O2G_FLOWS_NOTIFY_URL", "https://chat.example/hook")
+    run = offline(HOLIDAY_FLOW, registry)
+    await run.send("OnCallCreated", callRef="c1")  # Monday 6 January 2025: a working day
+    run.clock.now += 105 * 86400  # Easter Monday, 21 April 2025
+    await run.send("OnCallCreated", callRef="c2")
+    assert run.sent() == [
+        (
+            "http.post",
+            {"url": "https://chat.example/hook", "json": {"text": "call c2 on a holiday"}},
+        )
+    ]
+
+
+async def test_the_webhook_event_source_emits_events(monkeypatch):
+    registry, _ = discover([PLUGINS], entry_points=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("O2G_FLOWS_WEBHOOK_PORT", str(port))
+    received: list[dict] = []
+    arrived = asyncio.Event()
+
+    def emit(event: dict) -> None:
+        received.append(event)
+        arrived.set()
+
+    task = asyncio.create_task(registry.sources["webhook"].run(emit))
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):  # until the listener is up
+                try:
+                    answer = await http.post(f"http://127.0.0.1:{port}/tickets", json={"id": 7})
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.01)
+        assert answer.status_code == 202
+        await arrived.wait()
+        assert received == [{"eventName": "WebhookReceived", "path": "/tickets", "body": {"id": 7}}]
+    finally:
+        task.cancel()
