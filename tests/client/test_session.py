@@ -84,6 +84,22 @@ async def test_lost_session_logs_in_again_and_repeats_the_request(
     assert len((await control.state())["sessions"]) == 1
 
 
+@pytest.mark.timing(session_ttl=1)
+async def test_expired_session_is_reopened_for_requests_and_events(
+    connect, control, reader
+) -> None:
+    o2g = await connect("alice")
+    events = reader(o2g.events(await o2g.subscribe(["telephony"])))
+    o2g._connection._keepalive_task.cancel()  # as if the process had been suspended
+    await asyncio.sleep(1.3)  # the gateway expires the session and its subscription
+    assert (await control.state())["sessions"] == []
+    assert (await o2g.users.get_user("alice"))["loginName"] == "alice"
+    gap = await events.next()
+    assert (gap["eventName"], gap["reason"]) == ("OnEventGap", "relogin")
+    await control.emit({"eventName": "OnUserStateModified", "loginName": "alice", "state": "FREE"})
+    assert (await events.next())["state"] == "FREE"
+
+
 async def test_concurrent_requests_log_in_again_once(sim: Simulator, connect) -> None:
     o2g = await connect("alice")
     generation = o2g._connection.generation
