@@ -7,25 +7,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from o2g_flows.sim import PbxConfig, Simulator, load_pbx_file
+from o2g_flows.sim import Simulator, load_pbx_file
 
 TIMING = {"wrapup": 0.2, "ring_timeout": 0.3, "keepalive_interval": 0.2, "channel_minute": 0.5}
-#: The licence names the catalogue's ACD endpoints check (the snapshot's is spelled apart).
-ACD_LICENSES = {"API_CONTACTCENTER_AGENT", "API_CONTACT_CENTER_AGENT"}
-
-
-def acd_pbx() -> PbxConfig:
-    """The default PBX, its agents and supervisor holding the ACD licence names of the spec."""
-    config = load_pbx_file()
-    for user in config.users:
-        if user.acd:
-            user.licenses |= ACD_LICENSES
-    return config
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(acd_pbx(), timing=TIMING) as simulator:
+    async with Simulator(timing=TIMING) as simulator:
         yield simulator
 
 
@@ -115,7 +104,7 @@ async def test_logon_refusals(session_of) -> None:
 
 
 async def test_self_assignment_decides_whether_an_agent_may_choose_its_group() -> None:
-    config = acd_pbx()
+    config = load_pbx_file()
     agents = {user.login: user for user in config.users}
     agents["agent1"].acd.groups = ["5100", "5200"]
     agents["agent2"].acd.groups = ["5100", "5200"]

@@ -7,27 +7,18 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from o2g_flows.sim import PbxConfig, Simulator, load_pbx_file
+from o2g_flows.sim import Simulator
 
 #: Long enough that an offered call never overflows before the test answers it.
 TIMING = {"wrapup": 0.2, "ring_timeout": 30, "keepalive_interval": 0.2, "channel_minute": 0.5}
 CUSTOMER = "+33140000099"
 
 
-def acd_pbx() -> PbxConfig:
-    """The default PBX, its agents and supervisor holding the ACD licence names of the spec."""
-    config = load_pbx_file()
-    for user in config.users:
-        if user.acd:
-            user.licenses |= {"API_CONTACTCENTER_AGENT", "API_CONTACT_CENTER_AGENT"}
-    return config
-
-
 @pytest.fixture
 async def sim(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
     """The ACD PBX; ``indirect`` parametrisation overrides timings."""
     timing = {**TIMING, **getattr(request, "param", {})}
-    async with Simulator(acd_pbx(), timing=timing) as simulator:
+    async with Simulator(timing=timing) as simulator:
         yield simulator
 
 

@@ -17,6 +17,9 @@ from .config import External, HuntingGroup, PbxConfig, Pilot, User
 
 __all__ = ["Endpoint", "Pbx"]
 
+#: The spec spells one licence two ways (the agent snapshot endpoint).
+_LICENSE_ALIASES = {"API_CONTACT_CENTER_AGENT": "API_CONTACTCENTER_AGENT"}
+
 EventSink = Callable[[dict[str, Any]], None]
 
 
@@ -192,7 +195,7 @@ class Pbx:
 
     def has_license(self, user: User, names: list[str]) -> bool:
         """Whether ``user`` holds one of the licences ``names`` (empty: none needed)."""
-        return not names or any(name in user.licenses for name in names)
+        return not names or any(_LICENSE_ALIASES.get(n, n) in user.licenses for n in names)
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON dump of the whole PBX state (the control API serves it)."""

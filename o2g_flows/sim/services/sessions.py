@@ -23,7 +23,7 @@ _SERVICES = [
     ("Directory", "/directory", ("TELEPHONY_ADVANCED",)),
     ("Voicemail", "/messaging", ("MESSAGING",)),
     ("PhoneSetProgramming", "/users", ("API_PHONESETPROG",)),
-    ("AcdAgent", "/acd/agent", ("ACD_AGENT", "ACD_SUPERVISOR")),
+    ("AcdAgent", "/acd/agent", ("API_CONTACTCENTER_AGENT",)),
     ("Maintenance", "/system", ()),
 ]
 _ADMIN_SERVICES = [("PbxManagement", "/pbxs"), ("UserManagement", "/logins")]
