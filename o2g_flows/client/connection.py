@@ -114,7 +114,7 @@ class Connection:
     async def open(self) -> None:
         """Log in (on the first server that answers) and start the keepalive."""
         try:
-            await self._establish(list(range(len(self.servers))), "start")
+            await self._establish(list(range(len(self.servers))))
         except BaseException:
             await self.http.aclose()
             raise
@@ -184,6 +184,7 @@ class Connection:
                 raise error
             attempt += 1
             if len(self.servers) > 1:
+                await asyncio.sleep(self.backoff.delay(attempt - 1))  # the first switch is at once
                 try:
                     await self.fail_over(generation, str(error))
                 except O2GError as failed:
@@ -207,7 +208,7 @@ class Connection:
                 reason,
             )
             others = [i for i in range(len(self.servers)) if i != self.active]
-            await self._establish([self.active, *others], "relogin")
+            await self._establish([self.active, *others], relogin=True)
 
     async def fail_over(self, generation: int, reason: str) -> None:
         """Move to the other server after the one of ``generation`` failed (once for all)."""
@@ -221,9 +222,9 @@ class Connection:
                 reason,
                 ", ".join(self.servers[i] for i in others),
             )
-            await self._establish([*others, self.active], "failover")
+            await self._establish([*others, self.active])
 
-    async def _establish(self, order: list[int], why: str) -> None:
+    async def _establish(self, order: list[int], relogin: bool = False) -> None:
         """Log in on the first server of ``order`` that accepts, retrying for ``retry_for``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_for
@@ -244,7 +245,7 @@ class Connection:
                     log.warning(
                         "O2G failover: now on %s (was %s)", self.server, self.servers[previous]
                     )
-                elif why == "relogin":
+                elif relogin:
                     log.warning("O2G session of %s reopened on %s", self.login, self.server)
                 return
             attempt += 1
