@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from o2g_flows.client import Backoff, O2GClient
-from o2g_flows.sim import Simulator, load_pbx_file
+from o2g_flows.sim import Simulator
 
 FAST = {
     "ring_timeout": 0.3,
@@ -33,9 +33,6 @@ GUARD = 10.0
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timing(**fields): simulator timings for this test")
-    config.addinivalue_line(
-        "markers", "acd_licences: ACD operators hold the licence the ACD endpoints check"
-    )
 
 
 @pytest.fixture
@@ -43,12 +40,7 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
     """The default PBX with timings shortened for tests (``@pytest.mark.timing`` adds more)."""
     marker = request.node.get_closest_marker("timing")
     timing = {**FAST, **(marker.kwargs if marker else {})}
-    config = load_pbx_file()
-    if request.node.get_closest_marker("acd_licences"):
-        for user in config.users:
-            if user.acd:
-                user.licenses |= {"API_CONTACTCENTER_AGENT", "API_CONTACT_CENTER_AGENT"}
-    async with Simulator(config, timing=timing) as simulator:
+    async with Simulator(timing=timing) as simulator:
         yield simulator
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import wave
 
@@ -211,7 +210,6 @@ async def test_pbx_objects(connect) -> None:
 # -- call center agent ---------------------------------------------------------------------------
 
 
-@pytest.mark.acd_licences
 async def test_agent_day(connect, reader) -> None:
     agent = await connect("agent1")
     events = reader(agent.events(await agent.subscribe(["agent"])))
@@ -233,7 +231,6 @@ async def test_agent_day(connect, reader) -> None:
     assert (await agent.acd.get_state())["mainState"] == "LOG_OFF"
 
 
-@pytest.mark.acd_licences
 async def test_administrator_drives_an_agent(connect) -> None:
     admin = await connect("admin")
     await admin.acd.logon("2302", login_name="agent2")
@@ -241,4 +238,3 @@ async def test_administrator_drives_an_agent(connect) -> None:
     assert (await admin.acd.get_state(login_name="agent2"))["subState"] == "PAUSE"
     with pytest.raises(BadParameterError, match="loginName"):
         await admin.acd.ready()
-    await asyncio.sleep(0)
