@@ -133,6 +133,14 @@ async def test_an_administrator_asks_a_snapshot_for_a_user(session_of, subscribe
     }
 
 
+async def test_an_administrator_snapshot_of_every_user(sim, session_of, subscribe) -> None:
+    admin = await session_of("admin")
+    reader = await subscribe(admin, names=["OnTelephonyState"], ids=["*"])
+    assert (await admin.post("/telephony/state/snapshot")).status_code == 204
+    await reader.wait_for("OnTelephonyState", count=len(sim.pbx.users))
+    assert {e["loginName"] for e in reader.events} == set(sim.pbx.users)
+
+
 async def test_a_basic_user_may_not_use_advanced_telephony(session_of) -> None:
     basic = await session_of("basic")
     refused(await basic.get("/telephony/calls"), 403, "NOT_ALLOWED")

@@ -462,4 +462,11 @@ async def telephonic_state(request: ApiRequest) -> dict[str, Any]:
 
 @endpoint("POST /telephony/state/snapshot")
 async def state_snapshot(request: ApiRequest) -> None:
-    _calls(request).publish_state(request.user)
+    """OnTelephonyState for the user, or for every user (administrator, no loginName)."""
+    calls = _calls(request)
+    if request.session.admin and request.login is None:
+        for user in request.pbx.users.values():
+            if request.pbx.has_license(user, list(_BASIC)):
+                calls.publish_state(user)
+        return
+    calls.publish_state(request.user)
