@@ -316,6 +316,39 @@ async def test_immediate_forward_to_a_number(session_of, subscribe) -> None:
     assert other["initialCalled"]["id"]["loginName"] == "carol"
 
 
+async def test_a_caller_hanging_up_in_the_voicemail_leaves_a_short_message(
+    sim: Simulator, session_of, subscribe
+) -> None:
+    sim.pbx.timing.voicemail_message = 30.0  # the caller hangs up long before that
+    bob = await session_of("bob")
+    route = {"forwardRoute": {"destinations": [{"type": "VOICEMAIL"}]}}
+    assert (await bob.post("/routing/forwardroute", json=route)).status_code == 204
+    reader = await subscribe(bob, names=["eventSummary"])
+    async with httpx.AsyncClient(base_url=sim.url) as world:
+        await world.post("/sim/calls", json={"from": CARL, "to": BOB})
+        assert (await world.post(f"/sim/externals/{CARL}/hangup")).status_code == 204
+    deposited = await reader.wait_for("OnEventSummaryUpdated", 2)
+    assert deposited["eventSummary"]["voiceMessagesNb"] == 1
+    [message] = sim.pbx.messaging.inbox("bob").voicemails
+    assert message["from"]["lastName"] == "Customer" and message["duration"] >= 1
+
+
+async def test_calling_the_voicemail_service_leaves_no_message(sim, session_of, subscribe):
+    alice = await session_of("alice")
+    reader = await subscribe(alice, names=["telephony"])
+    await dial(alice, "3000")
+    await reader.wait_for("OnUserStateModified", state="FREE")
+    assert summary(reader.events) == [
+        ("OnCallCreated", "RINGING_OUTGOING"),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallModified", "ACTIVE"),
+        ("OnCallModified", "RELEASING"),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    assert sim.pbx.messaging.inbox("alice").voicemails == []
+
+
 async def test_do_not_disturb_refuses_calls(session_of, subscribe) -> None:
     alice, bob = await session_of("alice"), await session_of("bob")
     assert (await bob.post("/routing/dnd")).status_code == 204
