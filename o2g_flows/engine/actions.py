@@ -202,7 +202,7 @@ _O2G_ACTIONS = (
     _o2g_action(
         "redirect",
         "telephony.redirect",
-        "Redirect a ringing call to another number.",
+        "Redirect a ringing call to a number (VOICEMAIL: the user's mailbox).",
         _CALL,
         Param("to", type="phone", required=True, doc="destination number"),
         Param("anonymous", type="boolean"),
@@ -212,7 +212,7 @@ _O2G_ACTIONS = (
     _o2g_action(
         "overflow_to_voicemail",
         "telephony.overflow_to_voicemail",
-        "Send a call to the called user's voicemail.",
+        "Caller side: send the call ringing out to the callee's voicemail.",
         _CALL,
         call="call_ref",
     ),

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._yaml import SourceError
 from ..plugins import discover
 from .loader import LoadResult, load_flows
 from .registry import Registry
+from .traffic import load_traffic
 
 __all__ = ["register"]
 
@@ -149,9 +151,16 @@ def _run(args: argparse.Namespace) -> int:
     if not result.flows:
         log.error("no valid flow to run")
         return 1
-    if args.server is None and args.traffic and not Path(args.traffic).is_file():
-        log.error("--traffic %s: no such file", args.traffic)
-        return 1
+    args.steps = []
+    if args.server is None and not args.no_traffic:
+        if args.traffic and not Path(args.traffic).is_file():
+            log.error("--traffic %s: no such file", args.traffic)
+            return 1
+        try:
+            args.steps = load_traffic(args.traffic)
+        except SourceError as exc:
+            log.error("%s", exc)
+            return 1
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve(args, registry, result))
     return 130

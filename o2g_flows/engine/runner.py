@@ -15,7 +15,7 @@ from .model import Flow
 from .registry import Registry
 from .runtime import Engine
 from .trace import TraceStore
-from .traffic import load_traffic, play
+from .traffic import play
 
 __all__ = ["run_flows"]
 
@@ -66,9 +66,8 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                 )
             )
         ]
-        if sim is not None and not args.no_traffic:
-            steps = load_traffic(args.traffic)
-            tasks.append(asyncio.create_task(_traffic(ready, steps, sim.url)))
+        if sim is not None and args.steps:
+            tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         if args.duration is not None:
             tasks.append(asyncio.create_task(asyncio.sleep(args.duration)))
         try:

@@ -102,3 +102,11 @@ def test_run_on_the_embedded_simulator_shows_flows_at_work(tmp_path: Path, capsy
 def test_run_reports_a_missing_traffic_file(capsys):
     assert main(["run", FLOWS, "--traffic", "nope.yaml"]) == 1
     assert "--traffic nope.yaml: no such file" in capsys.readouterr().err
+
+
+def test_run_reports_a_malformed_traffic_file(tmp_path: Path, capsys):
+    traffic = tmp_path / "traffic.yaml"
+    traffic.write_text("- {at: 1, cal: {from: x, to: y}}\n")
+    assert main(["run", FLOWS, "--traffic", str(traffic)]) == 1
+    error = capsys.readouterr().err
+    assert f"{traffic}:1:3: a step has at:, name: and one of call, answer" in error

@@ -37,3 +37,12 @@ def test_plugin_actions_and_events_join_the_schema():
     schema = flow_schema(registry)
     assert "Tick" in schema["$defs"]["event"]["anyOf"][0]["enum"]
     assert "page" in schema["$defs"]["action"]["anyOf"][0]["enum"]
+
+
+def test_the_language_page_describes_every_action_and_function():
+    page = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    registry = Registry.builtin()
+    for name in registry.actions:
+        assert f"`{name}`" in page, name
+    for spec in registry.functions.custom():
+        assert f"`{spec.name}(" in page, spec.name
