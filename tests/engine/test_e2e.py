@@ -95,3 +95,35 @@ async def test_all_shipped_flows_together(running, shipped, call, o2g):
     assert [a[0] for a in engine.actions("no-answer-to-voicemail")] == ["redirect", "log"]
     message = await o2g.telephony.get_mini_message(login_name="alice")
     assert message["message"] == "Missed call from +33140000099 (voicemail)"
+
+
+GUARDED = """\
+flow: guarded
+users: [alice]
+key: event.callRef
+start: {on: OnCallCreated, goto: ringing}
+states:
+  ringing:
+    after: {seconds: 0.5, goto: voicemail}
+  voicemail:
+    enter:
+      - redirect: {to: VOICEMAIL}
+        guard: "call.legs[0].state == 'RINGING_INCOMING'"
+    goto: end
+"""
+
+
+async def test_a_guard_reads_the_call_from_o2g_before_acting(running, call, control, o2g):
+    engine = await running(GUARDED)
+    answered = await call("+33140000099", "2001")
+    await control.post("/sim/devices/2001/answer", json={"callRef": answered})
+    ringing = await call("+33612345678", "2002")  # not alice's: no execution
+    traces = await engine.until(
+        lambda: len(engine.traces("guarded")) == 1 and engine.traces("guarded")
+    )
+    assert traces[0].key == answered
+    skipped = [entry[2:] for entry in traces[0].entries if entry[1] == "skip"]
+    assert skipped == [("redirect", "guard is false")]
+    state = (await o2g.telephony.get_call(answered, login_name="alice"))["legs"][0]["state"]
+    assert state == "ACTIVE"
+    assert ringing not in [t.key for t in engine.traces("guarded")]
