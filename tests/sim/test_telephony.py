@@ -386,6 +386,8 @@ async def test_park_and_unpark(session_of) -> None:
     assert parked.status_code == 204
     assert (await alice.get("/telephony/calls")).json()["calls"] == []
     assert await leg_state(bob, call_ref) == "ACTIVE"
+    own = await bob.post("/telephony/devices/2002/unpark", json={"unParkFrom": "2003"})
+    refused(own, 403, "NOT_ALLOWED", "UNAUTHORIZED")
     taken = await carol.post("/telephony/devices/2003/unpark", json={})
     assert taken.status_code == 204
     call = (await carol.get(f"/telephony/calls/{call_ref}")).json()

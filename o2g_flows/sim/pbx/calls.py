@@ -386,6 +386,8 @@ class CallModel(CallCore):
         call = next((c for c in self._calls.values() if c.parked_on == where), None)
         if call is None:
             raise RestError.incompatible_state(f"No call is parked on {where}")
+        if any(p.user is user for p in call.parties):
+            raise unauthorized(f"{user.login} is already in call {call.ref}")
         call.parked_on = None
         self._hold_device(user, device)
         party = Party("user", device, ACTIVE, "CALLEE", user=user, answered=True)
