@@ -1,6 +1,8 @@
 """Simulator throughput: events/s through one event channel, complete calls/s with 1,000 users.
 
-Run: ``.venv/bin/python bench/sim_throughput.py`` (in-process simulator on 127.0.0.1).
+Run: ``.venv/bin/python bench/sim_throughput.py``. The event figure uses an in-process
+simulator; the call figure runs ``o2g-flows sim`` in its own process on 127.0.0.1, as a
+gateway runs apart from its clients, and drives it over REST from this one.
 Targets (issue 2): >= 10,000 events/s on one channel; >= 200 calls/s (create -> answer ->
 hang up) with 1,000 users and an administrator subscribed to everything.
 """
@@ -9,34 +11,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import socket
+import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 
-from o2g_flows.sim import Simulator, load_pbx_file
-from o2g_flows.sim.pbx.config import PbxConfig, User
+from o2g_flows.sim import Simulator
 
 API = "/api/rest/1.0"
 
 
-async def _admin(sim: Simulator) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=sim.url + API, timeout=30)
-    await client.get(sim.url + "/api/rest/authenticate", auth=("admin", "admin"))
+async def _admin(url: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=url + API, timeout=30)
+    await client.get(url + "/api/rest/authenticate", auth=("admin", "admin"))
     await client.post("/sessions", json={"applicationName": "bench"})
     return client
 
 
 async def _subscribe_all(client: httpx.AsyncClient, names: list[str]) -> str:
-    answer = await client.post("/subscriptions", json={
-        "version": "1.0", "timeout": 0,
-        "filter": {"selectors": [{"names": [name], "ids": ["*"]} for name in names]}})
+    answer = await client.post(
+        "/subscriptions",
+        json={
+            "version": "1.0",
+            "timeout": 0,
+            "filter": {"selectors": [{"names": [name], "ids": ["*"]} for name in names]},
+        },
+    )
     return answer.json()["privatePollingUrl"]
 
 
 async def events_per_second(count: int) -> float:
     """Events emitted by the PBX and read, line by line, from one chunk channel."""
     async with Simulator() as sim:
-        client = await _admin(sim)
+        client = await _admin(sim.url)
         url = await _subscribe_all(client, ["telephony"])
         event = {"eventName": "OnUserStateModified", "loginName": "alice", "state": "BUSY"}
         received = 0
@@ -62,51 +74,90 @@ async def events_per_second(count: int) -> float:
     return count / elapsed
 
 
-def _big_pbx(users: int) -> PbxConfig:
-    config = load_pbx_file()
-    config.users = [User(login=f"u{n}", password="pw", number=str(100000 + n),
-                         voicemail=str(100000 + n), licenses={"TELEPHONY_ADVANCED"})
-                    for n in range(users)]
-    config.hunting_groups, config.pilots, config.processing_groups = [], [], []
-    config.licenses["TELEPHONY_ADVANCED"] = users
-    from o2g_flows.sim.pbx.config import Device
+def _big_pbx_file(users: int, directory: Path) -> Path:
+    """A PBX file with ``users`` users (numbers 100000...) and one administrator."""
+    lines = [
+        f"licenses: {{TELEPHONY_ADVANCED: {users}}}",
+        "administrators: [{login: admin, password: admin}]",
+        "users:",
+    ]
+    lines += [
+        f"  - {{login: u{n}, password: pw, number: '{100000 + n}', voicemail: '{100000 + n}'}}"
+        for n in range(users)
+    ]
+    path = directory / "big_pbx.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
-    for user in config.users:
-        user.devices = [Device(id=user.number)]
-    return config
+
+@contextlib.asynccontextmanager
+async def _simulator_process(pbx_file: Path) -> AsyncIterator[str]:
+    """``o2g-flows sim`` in its own process (a gateway has its own cores); yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "o2g_flows",
+        "sim",
+        "--port",
+        str(port),
+        "--pbx",
+        str(pbx_file),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe_client:
+            for _ in range(200):
+                try:
+                    await probe_client.get(url + "/api/rest")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
 
 
-async def calls_per_second(users: int, calls: int) -> tuple[float, int]:
+async def calls_per_second(url: str, users: int, calls: int, concurrency: int) -> tuple[float, int]:
     """Complete calls (make call, answer, release) over REST, an admin subscribed to all."""
-    async with Simulator(_big_pbx(users)) as sim:
-        client = await _admin(sim)
-        url = await _subscribe_all(client, ["telephony", "eventSummary", "unifiedComLog"])
-        seen = 0
+    client = await _admin(url)
+    subscription = await _subscribe_all(client, ["telephony", "eventSummary", "unifiedComLog"])
+    seen = 0
 
-        async def consume() -> None:
-            nonlocal seen
-            async with client.stream("POST", url) as stream:
-                async for _ in stream.aiter_lines():
-                    seen += 1
+    async def consume() -> None:
+        nonlocal seen
+        async with client.stream("POST", subscription) as stream:
+            async for _ in stream.aiter_lines():
+                seen += 1
 
-        reader = asyncio.create_task(consume())
-        await asyncio.sleep(0.05)
-        start = time.perf_counter()
-        for n in range(calls):
-            caller, callee = f"u{(2 * n) % users}", f"u{(2 * n + 1) % users}"
-            callee_device = sim.pbx.users[callee].number
-            answer = await client.post(f"/telephony/calls?loginName={caller}",
-                                       json={"callee": callee_device})
+    reader = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+
+    async def worker(first: int) -> None:
+        for n in range(first, calls, concurrency):
+            caller, callee_device = f"u{(2 * n) % users}", str(100000 + (2 * n + 1) % users)
+            answer = await client.post(
+                f"/telephony/calls?loginName={caller}", json={"callee": callee_device}
+            )
             answer.raise_for_status()
             call_ref = answer.json()
-            (await client.post(f"/telephony/calls/{call_ref}/answer",
-                               json={"deviceId": callee_device})).raise_for_status()
-            (await client.delete(f"/telephony/calls/{call_ref}?loginName={caller}")
-             ).raise_for_status()
-        elapsed = time.perf_counter() - start
-        await asyncio.sleep(0.1)
-        reader.cancel()
-        await client.aclose()
+            answered = await client.post(
+                f"/telephony/calls/{call_ref}/answer", json={"deviceId": callee_device}
+            )
+            answered.raise_for_status()
+            released = await client.delete(f"/telephony/calls/{call_ref}?loginName={caller}")
+            released.raise_for_status()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(first) for first in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(0.2)
+    reader.cancel()
+    await client.aclose()
     return calls / elapsed, seen
 
 
@@ -114,13 +165,21 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--calls", type=int, default=2_000)
+    parser.add_argument("--concurrency", type=int, default=1, help="calls in progress at once")
     args = parser.parse_args()
     rate = await events_per_second(args.events)
     print(f"events through one channel: {rate:,.0f} events/s  (target >= 10,000)")
-    call_rate, seen = await calls_per_second(args.users, args.calls)
-    print(f"complete calls, {args.users} users, admin subscribed to all: {call_rate:,.0f} calls/s"
-          f"  (target >= 200; {seen:,} events streamed)")
+    with tempfile.TemporaryDirectory() as directory:
+        pbx_file = _big_pbx_file(args.users, Path(directory))
+        for concurrency in sorted({1, args.concurrency, 8}):
+            async with _simulator_process(pbx_file) as url:
+                call_rate, seen = await calls_per_second(url, args.users, args.calls, concurrency)
+            print(
+                f"complete calls, {args.users} users, admin subscribed to all, "
+                f"{concurrency} at once: {call_rate:,.0f} calls/s  "
+                f"(target >= 200; {seen:,} events streamed)"
+            )
 
 
 if __name__ == "__main__":
