@@ -85,26 +85,26 @@ def build_machine(
     flow: Flow,
     *,
     check: Callable[[Any, Handler, Any], bool],
-    on_enter: Callable[[Any, State | None], None],
+    on_enter: Callable[[Any, State], None],
     on_exit: Callable[[Any, State], None],
     on_change: Callable[[Any], None],
 ) -> FlowMachine:
     """The machine of ``flow``; the callbacks connect it to the runtime.
 
     ``check(execution, handler, context)`` evaluates a condition, ``on_enter(execution,
-    state)`` and ``on_exit`` run with the state entered or left (``None`` for ``end``),
+    state)`` and ``on_exit`` run with a state entered or left that has actions or timers,
     ``on_change(event_data)`` records a transition.
     """
     states: list[dict[str, Any]] = [{"name": START}]
     for state in flow.states.values():
-        states.append(
-            {
-                "name": state.name,
-                "on_enter": [_bind(on_enter, state)],
-                "on_exit": [_bind(on_exit, state)],
-            }
-        )
-    states.append({"name": END, "final": True, "on_enter": [_bind(on_enter, None)]})
+        # callbacks only where there is something to do: each one costs every transition
+        entry: dict[str, Any] = {"name": state.name}
+        if state.enter or state.after:
+            entry["on_enter"] = [_bind(on_enter, state)]
+        if state.exit or state.after:
+            entry["on_exit"] = [_bind(on_exit, state)]
+        states.append(entry)
+    states.append({"name": END, "final": True})
     machine = FlowMachine(
         model=None,
         states=states,
@@ -115,7 +115,7 @@ def build_machine(
     )
     for index, handler in enumerate(flow.start):
         machine.add_transition(
-            start_trigger(index), START, handler.goto or END, before=[_Plan(handler.do)]
+            start_trigger(index), START, handler.goto or END, before=_plan(handler.do)
         )
     for state in flow.states.values():
         for event, handlers in state.on.items():
@@ -126,11 +126,11 @@ def build_machine(
                     state.name,
                     handler.goto,
                     conditions=conditions,
-                    before=[_Plan(handler.do)],
+                    before=_plan(handler.do),
                 )
         for index, timer in enumerate(state.after):
             machine.add_transition(
-                timer_trigger(index), state.name, timer.goto, before=[_Plan(timer.do)]
+                timer_trigger(index), state.name, timer.goto, before=_plan(timer.do)
             )
         if state.goto:
             machine.add_transition(GOTO, state.name, state.goto)
@@ -139,6 +139,10 @@ def build_machine(
         if sources:
             machine.add_transition(error_trigger(target), sources, target)
     return machine
+
+
+def _plan(steps: list[Step]) -> list[_Plan] | None:
+    return [_Plan(steps)] if steps else None
 
 
 def _bind(callback: Callable[[Any, Any], None], state: State | None) -> Callable[[Any], None]:

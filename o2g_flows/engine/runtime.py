@@ -441,10 +441,7 @@ class Engine:
                 cause,
             )
 
-    def _entered(self, execution: Execution, state: State | None) -> None:
-        execution.visit += 1
-        if state is None:  # end
-            return
+    def _entered(self, execution: Execution, state: State) -> None:
         execution.plan.extend(state.enter)
         if state.after:
             context = execution.context()
@@ -471,6 +468,7 @@ class Engine:
             execution.timers = handles
 
     def _left(self, execution: Execution, state: State) -> None:
+        execution.visit += 1  # a timer of the state left, already queued, is now stale
         self._cancel_timers(execution)
         execution.plan.extend(state.exit)
 

@@ -134,3 +134,87 @@ def test_plugin_functions_are_callable_and_checked():
     assert Expression("double(vars.n)", registry.functions).evaluate(CONTEXT) == 6
     with pytest.raises(ExpressionError, match="takes 1 argument, got 2"):
         Expression("double(`1`, `2`)", registry.functions)
+
+
+CORPUS = [
+    "event.callRef",
+    "event.legs[0].state",
+    "event.legs[1].state",
+    "event.legs[-1].deviceId",
+    "event.legs[0].state == 'RINGING_INCOMING'",
+    "event.legs[0].state != 'ACTIVE'",
+    "event.callRef || event.loginName",
+    "event.missing || `0`",
+    "event.missing && event.callRef",
+    "event.count > `2` && event.count <= `10`",
+    "event.count < 'a'",
+    "event.name >= 'b'",
+    "!event.missing",
+    "!event.count",
+    "!event.zero",
+    "!event.legs",
+    "!`[]`",
+    "event.flag == `true`",
+    "event.one == `true`",
+    "event.zero == `false`",
+    "`1` == `1.0`",
+    "@.event.callRef",
+    "contains(vars.list, event.callRef)",
+    "length(event.legs[?state == 'ACTIVE']) > `0`",
+    "event.legs[*].deviceId",
+    "event.legs[].state | [0]",
+    "event.legs[0:1]",
+    "{ref: event.callRef, n: event.count}",
+    "[event.callRef, key]",
+    "sort_by(event.legs, &deviceId)[0].deviceId",
+    "max_by(event.legs, &deviceId).state",
+    "to_string(event.count)",
+    "event.*.state",
+    "normalize_number(event.number, '33')",
+    "time_in(now, '08:00-18:00') && weekday_in(now, 'mon-fri')",
+    "contains(event.missing, 'x')",
+    "event.legs[0].state == 'ACTIVE' && length(event.legs) == `1` || event.count == `3`",
+]
+CONTEXTS = [
+    CONTEXT,
+    {
+        "event": {
+            "callRef": "c9",
+            "legs": [{"deviceId": "2", "state": "ACTIVE"}, {"deviceId": "1", "state": "HELD"}],
+            "count": 3,
+            "zero": 0,
+            "one": 1,
+            "flag": True,
+            "name": "bob",
+            "number": "01 40 00 00 01",
+        },
+        "key": "c9",
+        "state": None,
+        "vars": {"list": ["c9"]},
+        "now": NOW,
+    },
+    {
+        "event": {"legs": "not a list", "count": "3", "zero": False},
+        "key": None,
+        "vars": {"list": []},
+        "now": {},
+    },
+    {"event": None, "vars": None},
+]
+
+
+@pytest.mark.parametrize("source", CORPUS)
+def test_closures_agree_with_the_jmespath_interpreter(source):
+    import jmespath
+
+    expression = Expression(source, TABLE)
+    options = jmespath.Options(custom_functions=TABLE.functions())
+    for context in CONTEXTS:
+        try:
+            expected = jmespath.search(source, context, options=options)
+        except (jmespath.exceptions.JMESPathError, TypeError, ValueError):
+            with pytest.raises(EvaluationError):
+                expression.evaluate(context)
+            continue
+        assert expression.evaluate(context) == expected, (source, context)
+        assert type(expression.evaluate(context)) is type(expected)
