@@ -134,6 +134,7 @@ class FlowRuntime:
         self.handled: dict[str, frozenset[str]] = {
             state.name: frozenset(state.on) for state in flow.states.values()
         }
+        self.handled_anywhere = frozenset().union(*self.handled.values())
         self.skipped = 0
 
     def executions(self) -> list[Execution]:
@@ -377,9 +378,8 @@ class Engine:
 
     def _deliver(self, execution: Execution, event: dict[str, Any], name: str) -> None:
         if execution.busy:
-            if name in execution.runtime.handled.get(execution.state, ()) or self._may_handle_later(
-                execution, name
-            ):
+            # the state may change before the inbox is read: keep what any state handles
+            if name in execution.runtime.handled_anywhere:
                 if execution.inbox is None:
                     execution.inbox = deque()
                 execution.inbox.append(event)
@@ -388,11 +388,6 @@ class Engine:
             return
         self._handle(execution, event, name)
         self._settle(execution)
-
-    @staticmethod
-    def _may_handle_later(execution: Execution, name: str) -> bool:
-        """While busy the state may still change, so keep events some state handles."""
-        return any(name in names for names in execution.runtime.handled.values())
 
     def _handle(self, execution: Execution, event: dict[str, Any], name: str) -> None:
         execution.event = event
