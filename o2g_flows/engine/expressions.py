@@ -12,7 +12,7 @@ import difflib
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jmespath
@@ -523,8 +523,3 @@ def compile_value(
             return _Sequence(items_list)
         return list(items_list)
     return value
-
-
-def expressions_in(value: Any) -> Iterable[Expression]:
-    """Every expression inside a compiled value."""
-    return value.expressions() if isinstance(value, Dynamic) else ()

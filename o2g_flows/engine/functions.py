@@ -35,14 +35,6 @@ class FunctionSpec:
     variadic: bool = False
     doc: str = ""
 
-    def accepts(self, count: int) -> bool:
-        """Whether ``count`` arguments is a valid arity."""
-        return count >= len(self.types) if self.variadic else count == len(self.types)
-
-    def arity(self) -> str:
-        n = len(self.types)
-        return f"at least {n}" if self.variadic else str(n)
-
 
 class FunctionTable:
     """The functions expressions may call: JMESPath's own plus registered ones."""

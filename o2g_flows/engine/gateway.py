@@ -27,8 +27,6 @@ class ActionError(Exception):
 class Gateway:
     """What actions may do to the world. Subclasses send or record."""
 
-    admin: bool = True
-
     async def invoke(self, method: str, kwargs: dict[str, Any], action: str = "") -> Any:
         """Call the client method ``service.method`` (e.g. ``telephony.answer``)."""
         raise NotImplementedError
@@ -186,7 +184,6 @@ class RecordingGateway(Gateway):
 
     clock: Any = None
     failures: dict[str, str] = field(default_factory=dict)
-    admin: bool = True
     records: list[Recorded] = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)

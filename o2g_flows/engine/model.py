@@ -139,6 +139,3 @@ class Flow:
         for state in self.states.values():
             names.update(state.on)
         return names
-
-    def start_events(self) -> set[str]:
-        return {name for handler in self.start for name in handler.events}

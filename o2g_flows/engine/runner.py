@@ -107,6 +107,7 @@ def _embedded_simulator() -> Any:
 async def _traffic(ready: asyncio.Event, steps: list[Any], url: str) -> None:
     await ready.wait()
     await play(steps, url)
+    log.info("traffic  done; the flows keep running (Ctrl-C to stop)")
 
 
 def _summary(engine: Engine, show: bool) -> None:

@@ -196,7 +196,6 @@ class Engine:
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
         self._seen_calls: dict[Any, None] = {}
-        self.dispatched = 0
         for flow in flows:
             if flow.enabled:
                 self.add_flow(flow)
@@ -265,7 +264,6 @@ class Engine:
         listeners = self._index.get(name)  # type: ignore[arg-type]
         if listeners is None:
             return
-        self.dispatched += 1
         login = event.get("loginName")
         runtimes = (
             listeners.by_user.get(login, listeners.everyone)

@@ -119,9 +119,6 @@ class SchedulerTimers(Timers):
         self._heap.clear()
         self._armed = None
 
-    def pending(self) -> int:
-        return len(self._heap) - self._cancelled
-
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
         entry = [when, next(self._order), callback, args]
         heapq.heappush(self._heap, entry)
