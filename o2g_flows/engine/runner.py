@@ -27,7 +27,9 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
     async with contextlib.AsyncExitStack() as stack:
         sim = None
         if args.server is None:
-            sim = await stack.enter_async_context(_embedded_simulator())
+            from ..sim import Simulator
+
+            sim = await stack.enter_async_context(Simulator())
             url, login, password = sim.url, args.login or "admin", args.password or "admin"
             log.info("embedded simulator on %s (default PBX), logged in as %s", url, login)
         else:
@@ -86,22 +88,6 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                     await task
         _summary(engine, args.show_traces)
     return 0
-
-
-def _embedded_simulator() -> Any:
-    """The simulator on its default PBX.
-
-    The default PBX file grants agents the licence ``ACD_AGENT`` while the catalogue's
-    ``/acd/agent`` endpoints check ``API_CONTACTCENTER_AGENT``; until the file grants
-    both, ACD users get the catalogue's name here so agent flows can act.
-    """
-    from ..sim import Simulator, load_pbx_file
-
-    config = load_pbx_file()
-    for user in config.users:
-        if user.acd is not None:
-            user.licenses |= {"API_CONTACTCENTER_AGENT"}
-    return Simulator(config)
 
 
 async def _traffic(ready: asyncio.Event, steps: list[Any], url: str) -> None:

@@ -15,7 +15,7 @@ from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_t
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
-from o2g_flows.sim import Simulator, load_pbx_file
+from o2g_flows.sim import Simulator
 
 #: Simulator timings short enough for tests.
 FAST = {
@@ -96,18 +96,10 @@ def offline(flows: Callable[..., list[Flow]]) -> Callable[..., Offline]:
     return make
 
 
-def acd_pbx() -> Any:
-    """The default PBX, agents also holding the licence name the /acd/agent endpoints check."""
-    config = load_pbx_file()
-    for user in config.users:
-        if user.acd is not None:
-            user.licenses |= {"API_CONTACTCENTER_AGENT"}
-    return config
-
-
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(acd_pbx(), timing=FAST) as simulator:
+    """The default PBX, with short timings."""
+    async with Simulator(timing=FAST) as simulator:
         yield simulator
 
 
