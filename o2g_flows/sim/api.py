@@ -119,7 +119,8 @@ class Router:
     def __init__(self) -> None:
         handlers()  # import the service modules
         registered = dict(_HANDLERS)
-        self._routes: dict[str, list[_Route]] = {}
+        # Routes by (first segment, number of segments): a request meets only a few patterns.
+        self._routes: dict[tuple[str, int], list[_Route]] = {}
         for item in endpoints():
             handler, needs_session = registered.get(item["id"], (_not_implemented, True))
             route = _Route(
@@ -130,8 +131,7 @@ class Router:
                 query_types={q["name"]: q["type"] for q in item["query_params"]},
                 success=min((r["code"] for r in item["responses"] if r["code"] < 300), default=204),
             )
-            first = item["path"].split("/")[1]
-            self._routes.setdefault(first, []).append(route)
+            self._routes.setdefault(_route_key(item["path"]), []).append(route)
         for routes in self._routes.values():  # literal segments win over parameters
             routes.sort(key=lambda r: r.endpoint["path"].count("{"))
 
@@ -145,7 +145,7 @@ class Router:
         path = request.path[len(API_PREFIX) :] or "/"
         candidates = [
             (route, match)
-            for route in self._routes.get(path.split("/")[1], ())
+            for route in self._routes.get(_route_key(path), ())
             if (match := route.pattern.fullmatch(path))
         ]
         if not candidates:
@@ -208,6 +208,11 @@ async def _not_implemented(request: ApiRequest) -> Any:
         ErrorType.SERVER_PROBLEM,
         f"{request.http.method} {request.http.path} has no handler in this simulator",
     )
+
+
+def _route_key(path: str) -> tuple[str, int]:
+    segments = path.split("/")
+    return segments[1], len(segments)
 
 
 def _path_regex(path: str) -> str:

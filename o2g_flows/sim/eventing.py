@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections import deque
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from o2g_flows.spec import event_names
@@ -77,7 +77,7 @@ KEEPALIVE = b'{"eventName":"OnChannelInformation","text":"keepalive"}\n'
 
 def encode_event(event: dict[str, Any]) -> bytes:
     """One event as a compact JSON line."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return orjson.dumps(event) + b"\n"
 
 
 @dataclass(eq=False)
