@@ -119,10 +119,13 @@ class Router:
     def __init__(self) -> None:
         handlers()  # import the service modules
         registered = dict(_HANDLERS)
+        missing = [item["id"] for item in endpoints() if item["id"] not in registered]
+        if missing:
+            raise RuntimeError(f"no simulator handler for {', '.join(missing)}")
         # Routes by (first segment, number of segments): a request meets only a few patterns.
         self._routes: dict[tuple[str, int], list[_Route]] = {}
         for item in endpoints():
-            handler, needs_session = registered.get(item["id"], (_not_implemented, True))
+            handler, needs_session = registered[item["id"]]
             route = _Route(
                 endpoint=item,
                 pattern=re.compile(_path_regex(item["path"])),
@@ -201,13 +204,6 @@ class Router:
                 continue  # unknown query parameters are ignored, as by the real gateway
             query[name] = parse_query_value(name, raw, route.query_types[name])
         return query
-
-
-async def _not_implemented(request: ApiRequest) -> Any:
-    raise RestError(
-        ErrorType.SERVER_PROBLEM,
-        f"{request.http.method} {request.http.path} has no handler in this simulator",
-    )
 
 
 def _route_key(path: str) -> tuple[str, int]:
