@@ -23,6 +23,8 @@ from typing import IO, Any
 import httpx
 import orjson
 
+from o2g_flows.spec import EVENT_PACKAGES as PACKAGES
+
 from .connection import NOT_SENT, Connection, retryable
 from .errors import O2GError, SubscriptionRefusedError, error_from_answer
 
@@ -33,77 +35,6 @@ log = logging.getLogger("o2g_flows.client.events")
 #: ``eventName`` of the marker yielded after events may have been lost.
 GAP_EVENT = "OnEventGap"
 
-#: Event packages a selector may name, with their events (o2g-wire-facts §2).
-PACKAGES: dict[str, frozenset[str]] = {
-    "telephony": frozenset(
-        {
-            "OnTelephonyState",
-            "OnCallCreated",
-            "OnCallModified",
-            "OnCallRemoved",
-            "OnUserStateModified",
-            "OnDeviceStateModified",
-            "OnDynamicStateChanged",
-        }
-    ),
-    "eventSummary": frozenset({"OnEventSummaryUpdated"}),
-    "routingManagement": frozenset({"OnRoutingStateChanged"}),
-    "unifiedComLog": frozenset(
-        {
-            "OnComRecordCreated",
-            "OnComRecordModified",
-            "OnComRecordsDeleted",
-            "OnComRecordsAck",
-            "OnComRecordsUnAck",
-        }
-    ),
-    "user": frozenset({"OnUserInfoChanged", "OnPreferencesChanged"}),
-    "userManagement": frozenset({"OnUserCreated", "OnUserDeleted"}),
-    "agent": frozenset(
-        {
-            "OnAgentStateChanged",
-            "OnSupervisorHelpRequested",
-            "OnSupervisorHelpCancelled",
-            "OnAgentSkillChanged",
-        }
-    ),
-    "system": frozenset(
-        {
-            "OnCtiLinkUp",
-            "OnCtiLinkDown",
-            "OnPbxLoaded",
-            "OnLicenseExpiration",
-            "OnPbxLinkUp",
-            "OnPbxLinkDown",
-            "OnRemoteServerLinkUp",
-            "OnRemoteServerLinkDown",
-            "OnServerStart",
-        }
-    ),
-    "pbxManagement": frozenset(
-        {"OnPbxObjectInstanceCreated", "OnPbxObjectInstanceDeleted", "OnPbxObjectInstanceModified"}
-    ),
-    "pilot": frozenset({"OnPilotCallCreated", "OnPilotCallQueued", "OnPilotCallRemoved"}),
-    "rsi": frozenset(
-        {
-            "OnRouteRequest",
-            "OnRouteEnd",
-            "OnDigitCollected",
-            "OnToneGeneratedStart",
-            "OnToneGeneratedStop",
-        }
-    ),
-    "rti": frozenset(
-        {
-            "OnAgentRtiChanged",
-            "OnPilotRtiChanged",
-            "OnQueueRtiChanged",
-            "OnPGAgentRtiChanged",
-            "OnPGOtherRtiChanged",
-        }
-    ),
-    "acdstats": frozenset({"OnAcdStatsProgress"}),
-}
 _PACKAGE_OF = {name: package for package, names in PACKAGES.items() for name in names}
 _CHANNEL_INFORMATION = "OnChannelInformation"
 _MAX_LINE = 16 * 1024 * 1024  # a "line" longer than this is garbage, not an event

@@ -14,56 +14,17 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from o2g_flows.spec import EVENT_PACKAGES as PACKAGES
 from o2g_flows.spec import event_names
 
 from .errors import RestError
 from .pbx import Pbx, Timing
 from .sessions import Session
 
-__all__ = ["PACKAGES", "EventHub", "Subscription"]
+__all__ = ["EventHub", "Subscription"]
 
 log = logging.getLogger(__name__)
 
-#: Event packages a selector may name, with their events (o2g-wire-facts.md §2).
-PACKAGES: dict[str, frozenset[str]] = {
-    "telephony": frozenset(
-        {
-            "OnTelephonyState",
-            "OnCallCreated",
-            "OnCallModified",
-            "OnCallRemoved",
-            "OnUserStateModified",
-            "OnDeviceStateModified",
-            "OnDynamicStateChanged",
-        }
-    ),
-    "eventSummary": frozenset({"OnEventSummaryUpdated"}),
-    "routingManagement": frozenset({"OnRoutingStateChanged"}),
-    "unifiedComLog": frozenset(
-        {
-            "OnComRecordCreated",
-            "OnComRecordModified",
-            "OnComRecordsDeleted",
-            "OnComRecordsAck",
-            "OnComRecordsUnAck",
-        }
-    ),
-    "user": frozenset({"OnUserInfoChanged", "OnPreferencesChanged"}),
-    "userManagement": frozenset({"OnUserCreated", "OnUserDeleted"}),
-    "agent": frozenset(
-        {
-            "OnAgentStateChanged",
-            "OnSupervisorHelpRequested",
-            "OnSupervisorHelpCancelled",
-            "OnAgentSkillChanged",
-        }
-    ),
-    "system": frozenset({"OnCtiLinkUp", "OnCtiLinkDown", "OnPbxLoaded", "OnLicenseExpiration"}),
-    "pbxManagement": frozenset(
-        {"OnPbxObjectInstanceCreated", "OnPbxObjectInstanceDeleted", "OnPbxObjectInstanceModified"}
-    ),
-    "pilot": frozenset({"OnPilotCallCreated", "OnPilotCallQueued", "OnPilotCallRemoved"}),
-}
 _PACKAGE_OF = {name: package for package, names in PACKAGES.items() for name in names}
 #: Packages whose events concern no user: administrators only, ``ids`` not checked.
 _ADMIN_PACKAGES = frozenset({"userManagement", "system", "pbxManagement"})

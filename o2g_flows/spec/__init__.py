@@ -12,9 +12,58 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["API_PREFIX", "catalogue", "endpoints", "event_names", "find_type"]
+__all__ = [
+    "API_PREFIX",
+    "EVENT_PACKAGES",
+    "catalogue",
+    "endpoints",
+    "event_names",
+    "find_type",
+]
 
 API_PREFIX = "/api/rest/1.0"
+
+#: Event packages a subscription selector may name, with their events. The spec text lost
+#: this list; it is rebuilt from the vendor SDKs' package enumerations.
+EVENT_PACKAGES: dict[str, frozenset[str]] = {
+    "telephony": frozenset(
+        {
+            "OnTelephonyState",
+            "OnCallCreated",
+            "OnCallModified",
+            "OnCallRemoved",
+            "OnUserStateModified",
+            "OnDeviceStateModified",
+            "OnDynamicStateChanged",
+        }
+    ),
+    "eventSummary": frozenset({"OnEventSummaryUpdated"}),
+    "routingManagement": frozenset({"OnRoutingStateChanged"}),
+    "unifiedComLog": frozenset(
+        {
+            "OnComRecordCreated",
+            "OnComRecordModified",
+            "OnComRecordsDeleted",
+            "OnComRecordsAck",
+            "OnComRecordsUnAck",
+        }
+    ),
+    "user": frozenset({"OnUserInfoChanged", "OnPreferencesChanged"}),
+    "userManagement": frozenset({"OnUserCreated", "OnUserDeleted"}),
+    "agent": frozenset(
+        {
+            "OnAgentStateChanged",
+            "OnSupervisorHelpRequested",
+            "OnSupervisorHelpCancelled",
+            "OnAgentSkillChanged",
+        }
+    ),
+    "system": frozenset({"OnCtiLinkUp", "OnCtiLinkDown", "OnPbxLoaded", "OnLicenseExpiration"}),
+    "pbxManagement": frozenset(
+        {"OnPbxObjectInstanceCreated", "OnPbxObjectInstanceDeleted", "OnPbxObjectInstanceModified"}
+    ),
+    "pilot": frozenset({"OnPilotCallCreated", "OnPilotCallQueued", "OnPilotCallRemoved"}),
+}
 
 
 @cache
