@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from o2g_flows.sim import Simulator
@@ -123,41 +124,64 @@ async def _simulator_process(pbx_file: Path) -> AsyncIterator[str]:
 
 
 async def calls_per_second(url: str, users: int, calls: int, concurrency: int) -> tuple[float, int]:
-    """Complete calls (make call, answer, release) over REST, an admin subscribed to all."""
-    client = await _admin(url)
-    subscription = await _subscribe_all(client, ["telephony", "eventSummary", "unifiedComLog"])
-    seen = 0
+    """Complete calls (make call, answer, release) over REST, an admin subscribed to all.
 
-    async def consume() -> None:
-        nonlocal seen
-        async with client.stream("POST", subscription) as stream:
-            async for _ in stream.aiter_lines():
-                seen += 1
+    The load is generated with aiohttp's client, the lightest at hand, so that the figure
+    is the simulator's rather than the load generator's.
+    """
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
+    async with aiohttp.ClientSession(url, cookie_jar=jar) as http:
+        (
+            await http.get("/api/rest/authenticate", auth=aiohttp.BasicAuth("admin", "admin"))
+        ).raise_for_status()
+        (await http.post(API + "/sessions", json={"applicationName": "bench"})).raise_for_status()
+        answer = await http.post(
+            API + "/subscriptions",
+            json={
+                "version": "1.0",
+                "timeout": 0,
+                "filter": {
+                    "selectors": [
+                        {"names": [name], "ids": ["*"]}
+                        for name in ("telephony", "eventSummary", "unifiedComLog")
+                    ]
+                },
+            },
+        )
+        polling_url = (await answer.json())["privatePollingUrl"]
+        seen = 0
 
-    reader = asyncio.create_task(consume())
-    await asyncio.sleep(0.05)
+        async def consume() -> None:
+            nonlocal seen
+            async with http.post(polling_url) as stream:
+                async for _ in stream.content:
+                    seen += 1
 
-    async def worker(first: int) -> None:
-        for n in range(first, calls, concurrency):
-            caller, callee_device = f"u{(2 * n) % users}", str(100000 + (2 * n + 1) % users)
-            answer = await client.post(
-                f"/telephony/calls?loginName={caller}", json={"callee": callee_device}
-            )
-            answer.raise_for_status()
-            call_ref = answer.json()
-            answered = await client.post(
-                f"/telephony/calls/{call_ref}/answer", json={"deviceId": callee_device}
-            )
-            answered.raise_for_status()
-            released = await client.delete(f"/telephony/calls/{call_ref}?loginName={caller}")
-            released.raise_for_status()
+        reader = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(first) for first in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    await asyncio.sleep(0.2)
-    reader.cancel()
-    await client.aclose()
+        async def worker(first: int) -> None:
+            for n in range(first, calls, concurrency):
+                caller, callee = f"u{(2 * n) % users}", str(100000 + (2 * n + 1) % users)
+                async with http.post(
+                    f"{API}/telephony/calls?loginName={caller}", json={"callee": callee}
+                ) as made:
+                    made.raise_for_status()
+                    call_ref = await made.json()
+                async with http.post(
+                    f"{API}/telephony/calls/{call_ref}/answer", json={"deviceId": callee}
+                ) as answered:
+                    answered.raise_for_status()
+                async with http.delete(
+                    f"{API}/telephony/calls/{call_ref}?loginName={caller}"
+                ) as released:
+                    released.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(first) for first in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        await asyncio.sleep(0.2)
+        reader.cancel()
     return calls / elapsed, seen
 
 
