@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import socket
 import sys
@@ -131,9 +132,11 @@ async def calls_per_second(url: str, users: int, calls: int, concurrency: int) -
     """
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
     async with aiohttp.ClientSession(url, cookie_jar=jar) as http:
-        (
-            await http.get("/api/rest/authenticate", auth=aiohttp.BasicAuth("admin", "admin"))
-        ).raise_for_status()
+        credentials = base64.b64encode(b"admin:admin").decode()
+        authenticated = await http.get(
+            "/api/rest/authenticate", headers={"Authorization": f"Basic {credentials}"}
+        )
+        authenticated.raise_for_status()
         (await http.post(API + "/sessions", json={"applicationName": "bench"})).raise_for_status()
         answer = await http.post(
             API + "/subscriptions",
