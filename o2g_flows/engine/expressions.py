@@ -12,6 +12,7 @@ import difflib
 import json
 import operator
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -326,16 +327,16 @@ def _find_word(source: str, word: str) -> int:
 # -- templates ------------------------------------------------------------------------------------
 
 
-class Dynamic:
+class Dynamic(ABC):
     """A value computed from the context when used (a template, or a structure holding one)."""
 
     __slots__ = ()
 
-    def render(self, context: Any) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def render(self, context: Any) -> Any: ...
 
-    def expressions(self) -> Iterator[Expression]:
-        raise NotImplementedError
+    @abstractmethod
+    def expressions(self) -> Iterator[Expression]: ...
 
 
 class _Whole(Dynamic):

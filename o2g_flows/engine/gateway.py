@@ -8,6 +8,7 @@ has seen.
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,14 @@ class ActionError(Exception):
         self.details = details or {}
 
 
-class Gateway:
+class Gateway(ABC):
     """What actions may do to the world. Subclasses send or record."""
 
+    @abstractmethod
     async def invoke(self, method: str, kwargs: dict[str, Any], action: str = "") -> Any:
         """Call the client method ``service.method`` (e.g. ``telephony.answer``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def http(
         self,
         method: str,
@@ -42,17 +44,16 @@ class Gateway:
         action: str = "http",
     ) -> dict[str, Any]:
         """Send a webhook; returns ``{"status": ..., "body": ...}``."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def fetch_call(self, call_ref: str, login_name: str | None) -> dict[str, Any] | None:
         """The call as O2G sees it now (None when it no longer exists)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def fetch_agent(self, login_name: str) -> dict[str, Any] | None:
         """The ACD agent's state as O2G sees it now."""
-        raise NotImplementedError
 
-    def observe(self, event: dict[str, Any]) -> None:
+    def observe(self, event: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called with every event before dispatch (recording gateways keep a view)."""
 
 

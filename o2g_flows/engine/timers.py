@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -41,11 +42,11 @@ def zone(value: str | tzinfo | None) -> tzinfo:
     return value
 
 
-class Clock:
+class Clock(ABC):
     """Where the engine reads the time (seconds since the epoch)."""
 
-    def time(self) -> float:
-        raise NotImplementedError
+    @abstractmethod
+    def time(self) -> float: ...
 
 
 class SystemClock(Clock):
@@ -63,19 +64,19 @@ class VirtualClock(Clock):
         return self.now
 
 
-class Timers:
+class Timers(ABC):
     """Schedules callbacks at absolute times; handles cancel them."""
 
-    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any: ...
 
-    def cancel(self, handle: Any) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def cancel(self, handle: Any) -> None: ...
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 - optional hook
         """Begin firing (called from the running event loop)."""
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # noqa: B027 - optional hook
         """Stop firing; pending timers are dropped."""
 
 
