@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -132,7 +133,8 @@ class EventStream:
     """The events of one subscription: ``async for event in stream``.
 
     ``record`` names a file (or an open binary file) that receives every yielded
-    event as one JSON line, in the format the engine's replay reads.
+    event as one JSON line ``{"receivedAt": epoch seconds, "event": {...}}``, the format
+    the engine's replay reads.
     """
 
     def __init__(
@@ -336,18 +338,17 @@ class _Decoder:
                 continue
             events.append(event)
         if self._sink is not None and events:
-            self._record(complete, lines, skipped)
+            self._record(lines, skipped)
         return events
 
-    def _record(self, complete: bytes, lines: list[bytes], skipped: bool) -> None:
+    def _record(self, lines: list[bytes], skipped: bool) -> None:
+        """Write each event line as ``{"receivedAt": epoch, "event": <line as received>}``."""
         sink = self._sink
         assert sink is not None
-        if not skipped:
-            sink.write(complete + b"\n")  # every line was an event: the chunk as received
-        else:
-            for line in lines:
-                if self._is_event(line):
-                    sink.write(line + b"\n")
+        stamp = b'{"receivedAt":%.3f,"event":' % time.time()
+        for line in lines:
+            if not skipped or self._is_event(line):
+                sink.write(stamp + line.rstrip(b"\r") + b"}\n")
         sink.flush()
 
     @staticmethod

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 
 import pytest
 
@@ -164,8 +165,9 @@ async def test_recorder_writes_json_lines(connect, control, reader, tmp_path) ->
         await control.emit(busy("alice", 2))
         assert (await events.next())["n"] == 1
         assert (await events.next())["n"] == 2
-    lines = path.read_text().splitlines()
-    assert [json.loads(line) for line in lines] == [busy("alice", 1), busy("alice", 2)]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [record["event"] for record in records] == [busy("alice", 1), busy("alice", 2)]
+    assert records[0]["receivedAt"] <= records[1]["receivedAt"] <= time.time()
 
 
 async def test_malformed_lines_are_logged_and_skipped(
