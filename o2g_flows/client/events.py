@@ -203,8 +203,7 @@ class EventStream:
                         attempt += 1
                         continue
                     if sink is not None:
-                        sink.write(json.dumps(gap).encode() + b"\n")
-                        sink.flush()
+                        _record_line(sink, orjson.dumps(gap))
                     self.gaps += 1
                     yield gap
                 failed_to_connect = False
@@ -342,14 +341,9 @@ class _Decoder:
         return events
 
     def _record(self, lines: list[bytes], skipped: bool) -> None:
-        """Write each event line as ``{"receivedAt": epoch, "event": <line as received>}``."""
         sink = self._sink
         assert sink is not None
-        stamp = b'{"receivedAt":%.3f,"event":' % time.time()
-        for line in lines:
-            if not skipped or self._is_event(line):
-                sink.write(stamp + line.rstrip(b"\r") + b"}\n")
-        sink.flush()
+        _record_line(sink, *(line for line in lines if not skipped or self._is_event(line)))
 
     @staticmethod
     def _is_event(line: bytes) -> bool:
@@ -360,3 +354,11 @@ class _Decoder:
 
 
 _loads = orjson.loads
+
+
+def __record_line(sink: IO[bytes], *lines: bytes) -> None:
+    """Write event lines as ``{"receivedAt": epoch, "event": <line as received>}``."""
+    stamp = b'{"receivedAt":%.3f,"event":' % time.time()
+    for line in lines:
+        sink.write(stamp + line.rstrip(b"\r") + b"}\n")
+    sink.flush()
