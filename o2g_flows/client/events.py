@@ -356,7 +356,7 @@ class _Decoder:
 _loads = orjson.loads
 
 
-def __record_line(sink: IO[bytes], *lines: bytes) -> None:
+def _record_line(sink: IO[bytes], *lines: bytes) -> None:
     """Write event lines as ``{"receivedAt": epoch, "event": <line as received>}``."""
     stamp = b'{"receivedAt":%.3f,"event":' % time.time()
     for line in lines:
