@@ -4,10 +4,13 @@ Measured in ``library-notes.md``: a machine per key costs ~44 KB, a shared machi
 ``add_model`` ~12 KB per model (about forty bound helper partials) and scans a list on
 every add and remove. Executions are created and dropped at call rate, so ``FlowMachine``
 binds nothing to its models and keeps no list of them: creating or ending an execution
-is O(1) and costs no memory beyond the execution itself. Triggers are fired by name
-through ``machine.events[name].trigger(model, context)``, the same path
-``model.trigger(name)`` takes, so conditions, ``before``/``after`` callbacks, state
-``on_enter``/``on_exit`` and final states behave as documented by ``transitions``.
+is O(1) and costs no memory beyond the execution itself.
+
+The machine is defined with ``transitions`` (states, transitions, conditions, callbacks) and
+``FlowMachine.fire`` runs it: the same steps as ``Event.trigger`` (conditions in order, the
+first passing transition wins; ``before``, exit, state change, enter, ``on_final``,
+``after``), read from the library's own ``Transition`` and ``State`` objects, but resolved
+once per (state, trigger) instead of on every trigger. See ``FlowMachine.fire`` for why.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from transitions import Machine
+from transitions.core import Event, EventData, Transition
+from transitions.core import State as MachineState
 
 from .model import END, Flow, Handler, State, Step
 
@@ -36,6 +41,8 @@ class FlowMachine(Machine):
     per-model partials (``is_<state>``, ``to_<state>``, trigger methods), no O(n) list.
     """
 
+    _routes: dict[tuple[str, str], tuple[_Route, ...]] | None = None  # set by prepare()
+
     def add_model(self, model: Any, initial: Any = None) -> None:
         models = model if isinstance(model, list) else [model]
         for item in models:
@@ -43,6 +50,123 @@ class FlowMachine(Machine):
 
     def remove_model(self, model: Any) -> None:
         """Nothing to undo: the machine holds no reference to its models."""
+
+    def prepare(self) -> None:
+        """Resolve every (state, trigger) to its transitions, ready for ``fire``.
+
+        Call it once the states, transitions and callbacks are all added (``build_machine``
+        does): later changes are not seen by ``fire`` until it is called again. Raises
+        ``ValueError`` if the machine uses a feature ``fire`` does not mirror.
+        """
+        unsupported = _unsupported(self)
+        if unsupported:
+            raise ValueError(f"FlowMachine.fire does not support {unsupported}")
+        routes: dict[tuple[str, str], tuple[_Route, ...]] = {}
+        for trigger, event in self.events.items():
+            for source, transitions in event.transitions.items():
+                if transitions:
+                    routes[source, trigger] = tuple(
+                        _Route(self, event, transition) for transition in transitions
+                    )
+        self._routes = routes
+
+    def fire(self, model: Any, trigger: str, *args: Any) -> bool:
+        """Fire ``trigger`` on ``model``: True if a transition was made, False otherwise.
+
+        Equivalent to ``self.events[trigger].trigger(model, *args)`` for the machines the
+        engine builds (``tests/engine/test_machine.py`` compares both, callback by callback),
+        except that a trigger the model's state does not handle returns False. Why not call
+        ``Event.trigger``: it costs about half of the engine's dispatch time, most of it
+        spent on work the engine does not need on every event (a ``partial`` and the queue
+        check in ``Machine._process``, looking up states by name, resolving each callback
+        in ``Machine.resolve_callable``, a dozen ``_LOGGER.debug``/``info`` calls).
+        ``prepare`` does the lookups and resolutions once.
+        """
+        if self._routes is None:
+            raise RuntimeError("FlowMachine.fire: call prepare() once the machine is built")
+        routes = self._routes.get((model.state, trigger))
+        if routes is None:
+            return False
+        first = routes[0]
+        event_data = EventData(first.source, first.event, self, model, args, {})
+        for route in routes:
+            event_data.transition = route.transition
+            for func, target in route.conditions:
+                if func(event_data) != target:
+                    break
+            else:
+                for func in route.before:
+                    func(event_data)
+                if route.dest is not None:
+                    for func in route.exit:
+                        func(event_data)
+                    model.state = route.dest.value
+                    event_data.state = route.dest
+                    for func in route.enter:
+                        func(event_data)
+                for func in route.after:
+                    func(event_data)
+                event_data.result = True
+                return True
+        return False
+
+
+class _Route:
+    """One library ``Transition`` with its states and callbacks resolved for ``fire``."""
+
+    __slots__ = (
+        "after",
+        "before",
+        "conditions",
+        "dest",
+        "enter",
+        "event",
+        "exit",
+        "source",
+        "transition",
+    )
+
+    def __init__(self, machine: Machine, event: Event, transition: Transition) -> None:
+        self.event = event
+        self.transition = transition
+        self.source: MachineState = machine.get_state(transition.source)
+        self.conditions = tuple((cond.func, cond.target) for cond in transition.conditions)
+        # the order of Transition.execute and Transition._change_state
+        self.before = (*machine.before_state_change, *transition.before)
+        self.dest: MachineState | None = None
+        self.exit: tuple[Callable[[EventData], Any], ...] = ()
+        self.enter: tuple[Callable[[EventData], Any], ...] = ()
+        if transition.dest is not None:
+            self.dest = machine.get_state(transition.dest)
+            self.exit = tuple(self.source.on_exit)
+            self.enter = (*self.dest.on_enter, *(machine.on_final if self.dest.final else ()))
+        self.after = (*transition.after, *machine.after_state_change)
+
+
+def _unsupported(machine: Machine) -> str | None:
+    """The first feature of ``machine`` that ``FlowMachine.fire`` does not mirror."""
+    if machine.has_queue:
+        return "queued machines"
+    if not machine.send_event:
+        return "send_event=False"
+    if machine.model_attribute != "state":
+        return "a model_attribute other than 'state'"
+    for name in ("prepare_event", "finalize_event", "on_exception"):
+        if getattr(machine, name):
+            return f"{name} callbacks"
+    callbacks = [*machine.before_state_change, *machine.after_state_change, *machine.on_final]
+    for state in machine.states.values():
+        callbacks.extend((*state.on_enter, *state.on_exit))
+    for event in machine.events.values():
+        for transitions in event.transitions.values():
+            for transition in transitions:
+                if transition.prepare:
+                    return "prepare callbacks of transitions"
+                callbacks.extend((*transition.before, *transition.after))
+                callbacks.extend(cond.func for cond in transition.conditions)
+    if any(not callable(func) for func in callbacks):
+        return "callbacks given by name"
+    return None
 
 
 def timer_trigger(index: int) -> str:
@@ -60,13 +184,14 @@ def error_trigger(state: str) -> str:
 class _When:
     """A handler's condition, evaluated by transitions and recorded in the trace."""
 
-    __slots__ = ("evaluate",)
+    __slots__ = ("check", "handler")
 
-    def __init__(self, handler: Handler, evaluate: Callable[[Any, Handler, Any], bool]) -> None:
-        self.evaluate = lambda event_data: evaluate(event_data.model, handler, event_data.args[0])
+    def __init__(self, handler: Handler, check: Callable[[Any, Handler, Any], bool]) -> None:
+        self.handler = handler
+        self.check = check
 
     def __call__(self, event_data: Any) -> bool:
-        return self.evaluate(event_data)
+        return self.check(event_data.model, self.handler, event_data.args[0])
 
 
 class _Plan:
@@ -138,6 +263,7 @@ def build_machine(
         sources = [name for name in flow.states if name != target] + [END]
         if sources:
             machine.add_transition(error_trigger(target), sources, target)
+    machine.prepare()
     return machine
 
 

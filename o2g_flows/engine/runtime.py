@@ -394,12 +394,8 @@ class Engine:
 
     def _fire(self, execution: Execution, trigger: str, cause: Any, context: Any = None) -> bool:
         """Fire ``trigger`` on the execution's machine; ``cause`` names it in the trace."""
-        machine = execution.runtime.machine
-        event = machine.events.get(trigger)
-        if event is None or execution.state not in event.transitions:
-            return False
-        execution.cause = cause
-        return event.trigger(execution, context)
+        execution.cause = cause  # read by _changed, only during this transition
+        return execution.runtime.machine.fire(execution, trigger, context)
 
     # -- machine callbacks --------------------------------------------------------------------
 

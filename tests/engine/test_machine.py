@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import pytest
+
 from o2g_flows.engine.machine import START, FlowMachine
 
 RING = """\
@@ -78,3 +80,100 @@ async def test_an_execution_costs_well_under_two_kilobytes(offline):
     tracemalloc.stop()
     assert len(run.engine.executions()) == 2000
     assert used / 2000 < 2048
+
+
+def _recording_machine(log: list) -> FlowMachine:
+    """A machine using every feature the engine's machines use, each callback logging."""
+
+    def note(name, result=None):
+        def callback(event_data):
+            log.append(
+                (
+                    name,
+                    event_data.model.state,
+                    event_data.state.name,
+                    event_data.transition.source,
+                    event_data.transition.dest,
+                    event_data.args,
+                )
+            )
+            return result
+
+        return callback
+
+    machine = FlowMachine(
+        model=None,
+        states=[
+            {"name": "idle"},
+            {"name": "ringing", "on_enter": [note("enter ringing")], "on_exit": [note("exit")]},
+            {"name": "talking", "on_enter": [note("enter talking")]},
+            {"name": "end", "final": True, "on_enter": [note("enter end")]},
+        ],
+        initial="idle",
+        auto_transitions=False,
+        send_event=True,
+        before_state_change=[note("before change")],
+        after_state_change=[note("after change")],
+        on_final=[note("final")],
+    )
+    machine.add_transition("ring", "idle", "ringing", before=[note("before ring")])
+    machine.add_transition("answer", "ringing", "talking", conditions=[note("no", False)])
+    machine.add_transition(
+        "answer", "ringing", "talking", conditions=[note("yes", True)], after=[note("after")]
+    )
+    machine.add_transition("note", "ringing", None, before=[note("internal")])
+    machine.add_transition("again", "ringing", "ringing")
+    machine.add_transition("hangup", ["ringing", "talking"], "end")
+    machine.prepare()
+    return machine
+
+
+class Call:
+    __slots__ = ("state",)
+
+
+def test_fire_does_what_event_trigger_does_callback_by_callback():
+    """FlowMachine.fire mirrors Event.trigger (run this after upgrading transitions)."""
+    by_library: list = []
+    by_fire: list = []
+    library, fast = _recording_machine(by_library), _recording_machine(by_fire)
+    first, second = Call(), Call()
+    library.add_model(first)
+    fast.add_model(second)
+    for trigger in ["ring", "note", "again", "answer", "hangup"]:
+        context = {"trigger": trigger}
+        made = library.events[trigger].trigger(first, context)
+        assert fast.fire(second, trigger, context) is made is True
+        assert by_fire == by_library
+        assert second.state == first.state
+    assert second.state == "end"
+    assert [entry[0] for entry in by_fire][-4:] == [
+        "before change",
+        "enter end",
+        "final",
+        "after change",
+    ]
+
+
+def test_fire_returns_false_when_no_transition_is_made():
+    log: list = []
+    machine = _recording_machine(log)
+    call = Call()
+    machine.add_model(call)
+    assert machine.fire(call, "answer", None) is False  # not handled in idle
+    assert machine.fire(call, "unknown", None) is False
+    assert call.state == "idle" and log == []
+
+
+def test_fire_refuses_machines_it_does_not_mirror():
+    queued = FlowMachine(model=None, states=["a", "b"], initial="a", queued=True, send_event=True)
+    with pytest.raises(ValueError, match="queued"):
+        queued.prepare()
+    named = FlowMachine(model=None, states=["a", "b"], initial="a", send_event=True)
+    named.add_transition("go", "a", "b", before="on_go")
+    with pytest.raises(ValueError, match="callbacks given by name"):
+        named.prepare()
+    call = Call()
+    named.add_model(call)
+    with pytest.raises(RuntimeError, match="prepare"):
+        named.fire(call, "go")
