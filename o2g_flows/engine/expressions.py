@@ -127,9 +127,53 @@ def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float)
 
 
+def _path(node: dict[str, Any]) -> list[str | int] | None:
+    """``a.b[0].c`` as its steps (field names and list indexes); None for anything else."""
+    kind = node["type"]
+    if kind == "field":
+        return [node["value"]]
+    if kind == "index":
+        return [node["value"]]
+    if kind in ("subexpression", "index_expression"):
+        steps: list[str | int] = []
+        for child in node["children"]:
+            found = _path(child)
+            if found is None:
+                return None
+            steps.extend(found)
+        return steps
+    return None
+
+
+def _follow(steps: tuple[str | int, ...]) -> Closure:
+    """A path in one loop instead of a closure per step, with the interpreter's rules: a
+    field of a non-object and an index of a non-list or out of range are null."""
+
+    def follow(value: Any) -> Any:
+        for step in steps:
+            if step.__class__ is int:
+                if not isinstance(value, list):
+                    return None
+                try:
+                    value = value[step]
+                except IndexError:
+                    return None
+            else:
+                try:
+                    value = value.get(step)
+                except AttributeError:
+                    return None
+        return value
+
+    return follow
+
+
 def _closure(node: dict[str, Any], table: FunctionTable) -> Closure:
     kind = node["type"]
     children = node.get("children", [])
+    steps = _path(node) if kind in ("subexpression", "index_expression") else None
+    if steps is not None:
+        return _follow(tuple(steps))
     if kind == "field":
         name = node["value"]
 
@@ -168,6 +212,13 @@ def _closure(node: dict[str, Any], table: FunctionTable) -> Closure:
         return lambda value: value
     if kind == "comparator":
         left, right = (_closure(child, table) for child in children)
+        plain = _literal_string(children[1])
+        if plain is not None and node["value"] in ("eq", "ne"):
+            # the interpreter's special cases are about numbers and booleans: against a
+            # string, equality is Python's
+            if node["value"] == "eq":
+                return lambda value: left(value) == plain
+            return lambda value: left(value) != plain
         if node["value"] == "eq":
             return lambda value: _EQUALS(left(value), right(value))
         if node["value"] == "ne":

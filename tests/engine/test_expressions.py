@@ -174,6 +174,16 @@ CORPUS = [
     "time_in(now, '08:00-18:00') && weekday_in(now, 'mon-fri')",
     "contains(event.missing, 'x')",
     "event.legs[0].state == 'ACTIVE' && length(event.legs) == `1` || event.count == `3`",
+    "event.zero == 'a'",
+    "event.flag != 'true'",
+    "event.legs == 'x'",
+    "event.missing == ''",
+    "event.callRef.x.y",
+    "event.legs.state",
+    "event.legs[0][0]",
+    "event.legs[5].state",
+    "event.name[0]",
+    "'RINGING' == event.legs[0].state",
 ]
 CONTEXTS = [
     CONTEXT,
