@@ -100,7 +100,7 @@ class FlowMachine(Machine):
                 if route.dest is not None:
                     for func in route.exit:
                         func(event_data)
-                    model.state = route.dest.value
+                    model.state = route.value
                     event_data.state = route.dest
                     for func in route.enter:
                         func(event_data)
@@ -124,6 +124,7 @@ class _Route:
         "exit",
         "source",
         "transition",
+        "value",
     )
 
     def __init__(self, machine: Machine, event: Event, transition: Transition) -> None:
@@ -134,10 +135,12 @@ class _Route:
         # the order of Transition.execute and Transition._change_state
         self.before = (*machine.before_state_change, *transition.before)
         self.dest: MachineState | None = None
+        self.value: Any = None  # the destination's value, as Machine.set_state stores it
         self.exit: tuple[Callable[[EventData], Any], ...] = ()
         self.enter: tuple[Callable[[EventData], Any], ...] = ()
         if transition.dest is not None:
             self.dest = machine.get_state(transition.dest)
+            self.value = self.dest.value
             self.exit = tuple(self.source.on_exit)
             self.enter = (*self.dest.on_enter, *(machine.on_final if self.dest.final else ()))
         self.after = (*transition.after, *machine.after_state_change)
