@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -86,6 +87,8 @@ async def test_pilot_call_waits_for_a_ready_agent_then_busy_wrapup_ready(
     assert offered["participants"][0]["participantId"] == CUSTOMER
     assert offered["callData"]["acdCallData"]["pilotNumber"] == "5000"
     assert offered["callData"]["acdCallData"]["callInfo"]["agentGroup"] == "5100"
+    # The set that rings is described, besides the agent's desk set.
+    assert [d["deviceId"] for d in offered["deviceCapabilities"]] == ["2201", "2301"]
 
     answer = await agent1.post(f"/telephony/calls/{call_ref}/answer", json={"deviceId": "2301"})
     assert answer.status_code == 204, answer.text
@@ -162,25 +165,351 @@ async def test_an_offer_nobody_answers_goes_to_the_next_agent(
     ]
 
 
-async def test_supervisor_intrudes_on_a_distributed_call(
+# -- a supervisor in the agent's call ----------------------------------------------------------
+
+ALICE = "2001"
+AGENT = "2201"  # agent1's participantId (its company number); its pro-ACD set is 2301
+SUPERVISOR = "2205"
+
+
+def story(reader, login: str, since: int = 0) -> list[tuple]:
+    """What ``login`` was told from event number ``since`` on, one tuple per event.
+
+    Call events give (name, cause, call state, participants): OnCallCreated lists them all,
+    OnCallModified the changes: "+id" added, "-id" removed, "~id" modified.
+    """
+    told: list[tuple] = []
+    for event in reader.events[since:]:
+        if event.get("loginName") != login:
+            continue
+        name = event["eventName"]
+        if name == "OnAgentStateChanged":
+            told.append((name, event["state"].get("subState") or event["state"]["mainState"]))
+        elif name == "OnUserStateModified":
+            told.append((name, event["state"]))
+        elif name == "OnCallRemoved":
+            told.append((name, event.get("cause")))
+        else:
+            people = [p["participantId"] for p in event.get("participants", [])]
+            people += ["+" + p["participantId"] for p in event.get("addedParticipants", [])]
+            people += ["-" + pid for pid in event.get("removedParticipantIds", [])]
+            people += ["~" + p["participantId"] for p in event.get("modifiedParticipants", [])]
+            told.append((name, event.get("cause"), event["callData"]["state"], people))
+    return told
+
+
+async def until(reader, login: str, entry: tuple, since: int = 0) -> None:
+    """Wait until ``login`` was told ``entry`` (a tuple of ``story``)."""
+    async with asyncio.timeout(3):
+        while entry not in story(reader, login, since):
+            await asyncio.sleep(0.01)
+
+
+async def supervising(session_of) -> httpx.AsyncClient:
+    """The supervisor's session, logged on its own set (out of any group)."""
+    supervisor = await session_of("supervisor")
+    answer = await supervisor.post("/acd/agent/logon", json={"proAcdDeviceNumber": SUPERVISOR})
+    assert answer.status_code == 204, answer.text
+    return supervisor
+
+
+async def agent_answers(control: httpx.AsyncClient, reader, caller: str) -> str:
+    """``caller`` calls the pilot and agent1 answers on its pro-ACD set; the callRef."""
+    since = len(reader.events)
+    call_ref = await call_pilot(control, caller)
+    await until(reader, "agent1", ("OnCallCreated", "DISTRIBUTED", "RINGING_INCOMING", [caller]))
+    assert (await control.post("/sim/devices/2301/answer")).status_code == 204
+    await until(reader, "agent1", ("OnAgentStateChanged", "BUSY"), since)
+    return call_ref
+
+
+async def supervision(control: httpx.AsyncClient) -> dict | None:
+    return (await control.get("/sim/state")).json()["acd"]["supervisor"].get("supervision")
+
+
+async def dial(client: httpx.AsyncClient, callee: str) -> str:
+    made = await client.post("/telephony/calls", json={"callee": callee, "autoAnswer": True})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def test_intrusion_modes_as_the_agent_the_supervisor_and_the_caller_see_them(
     sim: Simulator, control, session_of, subscribe
 ) -> None:
-    supervisor = await session_of("supervisor")
-    await supervisor.post("/acd/agent/logon", json={"proAcdDeviceNumber": "2205"})
-    reader = await watch_agents(session_of, subscribe, "agent1")
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor", "alice")
     await control.post("/sim/agents/agent1/logon")
-    call_ref = await call_pilot(control)
-    await reader.wait_for("OnCallCreated")
-    await control.post("/sim/devices/2301/answer")
-    await reader.wait_for("OnAgentStateChanged", count=2)
+    call_ref = await agent_answers(control, reader, ALICE)  # alice calls the pilot
+    since = len(reader.events)
 
-    answer = await supervisor.post(
-        "/acd/agent/intrusion", json={"agentNumber": "2301", "mode": "DISCRETE"}
-    )
-    assert answer.status_code == 204
-    supervision = (await control.get("/sim/state")).json()["acd"]["supervisor"]["supervision"]
-    assert supervision == {"agent": "agent1", "mode": "DISCRETE", "callRef": call_ref}
+    normal = {"agentNumber": "2301", "mode": "NORMAL"}
+    assert (await supervisor.post("/acd/agent/intrusion", json=normal)).status_code == 204
+    joined = await reader.wait_for("OnCallCreated", loginName="supervisor")
+    assert joined["callRef"] == call_ref
+    assert joined["legs"] == [
+        {"deviceId": SUPERVISOR, "state": "ACTIVE", "capabilities": {"drop": True}}
+    ]
+    assert joined["callData"]["capabilities"] == {"dropMe": True}
+    assert joined["callData"]["acdCallData"]["pilotNumber"] == "5000"
+    for mode in ("RESTRICTED", "DISCRETE"):
+        assert (
+            await supervisor.put("/acd/agent/intrusion", json={"mode": mode})
+        ).status_code == 204
+    assert await supervision(control) == {
+        "agent": "agent1",
+        "mode": "DISCRETE",
+        "callRef": call_ref,
+    }
+    # Asking for the mode in use: the supervisor drops itself from the call (spec).
+    assert (
+        await supervisor.put("/acd/agent/intrusion", json={"mode": "DISCRETE"})
+    ).status_code == 204
+    await until(reader, "agent1", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
+    assert await supervision(control) is None
+
+    assert (await control.post(f"/sim/devices/{ALICE}/hangup")).status_code == 204
+    await until(reader, "agent1", ("OnAgentStateChanged", "READY"), since)
+    assert story(reader, "supervisor", since) == [
+        ("OnCallCreated", "SUPERVISOR_INTRUSION", "ACTIVE", [ALICE, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallModified", "SUPERVISOR_RESTRICT_INTRUSION", "ACTIVE", []),
+        ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", []),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    for login, other in (("agent1", ALICE), ("alice", AGENT)):
+        expected = [
+            ("OnCallModified", "SUPERVISOR_INTRUSION", "ACTIVE", ["+2205"]),
+            ("OnCallModified", "SUPERVISOR_RESTRICT_INTRUSION", "ACTIVE", ["~2205"]),
+            ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["~2205"]),
+            ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]),
+        ]
+        if login == "agent1":  # alice hung up: the agent's leg is released
+            expected += [
+                ("OnCallModified", None, "RELEASING", ["-" + other]),
+                ("OnCallRemoved", "CLEARED"),
+                ("OnUserStateModified", "FREE"),
+                ("OnAgentStateChanged", "WRAPUP"),
+                ("OnAgentStateChanged", "READY"),
+            ]
+        else:
+            expected += [("OnCallRemoved", "CLEARED"), ("OnUserStateModified", "FREE")]
+        assert story(reader, login, since) == expected, login
+
+
+async def test_discrete_listening_ends_with_the_call(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor")
+    await control.post("/sim/agents/agent1/logon")
+    call_ref = await agent_answers(control, reader, CUSTOMER)
+    since = len(reader.events)
+
+    listen = {"agentNumber": "2301", "mode": "DISCRETE"}
+    assert (await supervisor.post("/acd/agent/intrusion", json=listen)).status_code == 204
+    assert await supervision(control) == {
+        "agent": "agent1",
+        "mode": "DISCRETE",
+        "callRef": call_ref,
+    }
+    call = (await supervisor.get(f"/telephony/calls/{call_ref}")).json()
+    assert [p["participantId"] for p in call["participants"]] == [CUSTOMER, AGENT]
 
     await control.post(f"/sim/externals/{CUSTOMER}/hangup")
-    await reader.wait_for("OnAgentStateChanged", count=3)
-    assert "supervision" not in (await control.get("/sim/state")).json()["acd"]["supervisor"]
+    await until(reader, "supervisor", ("OnUserStateModified", "FREE"))
+    await until(reader, "agent1", ("OnAgentStateChanged", "WRAPUP"), since)
+    assert story(reader, "supervisor", since) == [
+        ("OnCallCreated", "SUPERVISOR_LISTENING", "ACTIVE", [CUSTOMER, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallModified", None, "RELEASING", ["-" + CUSTOMER, "-" + AGENT]),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    assert story(reader, "agent1", since)[:5] == [
+        ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["+2205"]),
+        ("OnCallModified", None, "RELEASING", ["-" + CUSTOMER, "-2205"]),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+        ("OnAgentStateChanged", "WRAPUP"),
+    ]
+    assert await supervision(control) is None
+
+
+async def test_the_supervisor_hangs_up_and_the_call_goes_on(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor", "alice")
+    await control.post("/sim/agents/agent1/logon")
+    call_ref = await agent_answers(control, reader, ALICE)
+    since = len(reader.events)
+    restricted = {"agentNumber": "2301", "mode": "RESTRICTED"}
+    assert (await supervisor.post("/acd/agent/intrusion", json=restricted)).status_code == 204
+
+    # DELETE on the call only takes the supervisor out of it.
+    assert (await supervisor.delete(f"/telephony/calls/{call_ref}")).status_code == 204
+    await until(reader, "alice", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
+    assert story(reader, "supervisor", since) == [
+        ("OnCallCreated", "SUPERVISOR_RESTRICT_INTRUSION", "ACTIVE", [ALICE, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    for login in ("agent1", "alice"):
+        assert story(reader, login, since) == [
+            ("OnCallModified", "SUPERVISOR_RESTRICT_INTRUSION", "ACTIVE", ["+2205"]),
+            ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]),
+        ]
+    assert await supervision(control) is None
+    agent1 = await session_of("agent1")
+    call = (await agent1.get(f"/telephony/calls/{call_ref}")).json()
+    assert [p["participantId"] for p in call["participants"]] == [ALICE]
+
+
+async def test_permanent_listening_joins_each_call_until_the_supervisor_hangs_up(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor")
+    await control.post("/sim/agents/agent1/logon")
+    listen = {"agentNumber": "2301"}
+    assert (await supervisor.post("/acd/agent/permanentListening", json=listen)).status_code == 204
+
+    first = await agent_answers(control, reader, CUSTOMER)
+    await until(reader, "supervisor", ("OnUserStateModified", "BUSY"))
+    assert (await supervision(control))["callRef"] == first
+    assert (await control.post("/sim/devices/2301/hangup")).status_code == 204  # the agent
+    await until(reader, "agent1", ("OnAgentStateChanged", "READY"), len(reader.events))
+    assert await supervision(control) == {
+        "agent": "agent1",
+        "mode": "DISCRETE",
+        "permanentListening": True,
+    }
+
+    since = len(reader.events)
+    second = await agent_answers(control, reader, "+33140000001")
+    await until(reader, "supervisor", ("OnUserStateModified", "BUSY"), since)
+    assert (await supervisor.post(f"/telephony/calls/{second}/dropme")).status_code == 204
+    await until(reader, "agent1", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
+    assert await supervision(control) is None  # hanging up ends the permanent listening too
+
+    assert story(reader, "supervisor") == [
+        ("OnCallCreated", "SUPERVISOR_LISTENING", "ACTIVE", [CUSTOMER, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallModified", None, "RELEASING", ["-" + CUSTOMER, "-" + AGENT]),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+        ("OnCallCreated", "SUPERVISOR_LISTENING", "ACTIVE", ["+33140000001", AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    assert story(reader, "agent1") == [
+        ("OnAgentStateChanged", "READY"),
+        ("OnCallCreated", "DISTRIBUTED", "RINGING_INCOMING", [CUSTOMER]),
+        ("OnCallModified", None, "ACTIVE", []),
+        ("OnUserStateModified", "BUSY"),
+        ("OnAgentStateChanged", "BUSY"),
+        ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["+2205"]),
+        ("OnCallRemoved", "CLEARED"),  # the agent hung up
+        ("OnUserStateModified", "FREE"),
+        ("OnAgentStateChanged", "WRAPUP"),
+        ("OnAgentStateChanged", "READY"),
+        ("OnCallCreated", "DISTRIBUTED", "RINGING_INCOMING", ["+33140000001"]),
+        ("OnCallModified", None, "ACTIVE", []),
+        ("OnUserStateModified", "BUSY"),
+        ("OnAgentStateChanged", "BUSY"),
+        ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["+2205"]),
+        ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]),
+    ]
+    assert first != second
+
+
+async def test_a_supervisor_logging_off_leaves_the_call(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor")
+    await control.post("/sim/agents/agent1/logon")
+    await agent_answers(control, reader, CUSTOMER)
+    since = len(reader.events)
+    normal = {"agentNumber": "2201", "mode": "NORMAL"}  # the agent's company number works too
+    assert (await supervisor.post("/acd/agent/intrusion", json=normal)).status_code == 204
+
+    assert (await supervisor.post("/acd/agent/logoff")).status_code == 204
+    await until(reader, "supervisor", ("OnAgentStateChanged", "LOG_OFF"))
+    assert story(reader, "supervisor", since) == [
+        ("OnCallCreated", "SUPERVISOR_INTRUSION", "ACTIVE", [CUSTOMER, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+        ("OnAgentStateChanged", "LOG_OFF"),
+    ]
+    await until(reader, "agent1", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
+    assert (await control.get("/sim/state")).json()["acd"]["agent1"]["state"]["subState"] == "BUSY"
+
+
+async def test_an_agent_transferring_the_call_takes_the_supervisor_out(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor", "bob")
+    await control.post("/sim/agents/agent1/logon")
+    call_ref = await agent_answers(control, reader, CUSTOMER)
+    since = len(reader.events)
+    listen = {"agentNumber": "2301", "mode": "DISCRETE"}
+    assert (await supervisor.post("/acd/agent/intrusion", json=listen)).status_code == 204
+
+    agent1 = await session_of("agent1")
+    moved = await agent1.post(
+        f"/telephony/calls/{call_ref}/blindtransfer", json={"transferTo": "2002"}
+    )
+    assert moved.status_code == 204, moved.text
+    await until(reader, "bob", ("OnCallCreated", "TRANSFERRED", "RINGING_INCOMING", [CUSTOMER]))
+    await until(reader, "agent1", ("OnAgentStateChanged", "WRAPUP"), since)
+    assert story(reader, "supervisor", since)[2:] == [
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+    ]
+    assert story(reader, "agent1", since) == [
+        ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["+2205"]),
+        ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]),
+        ("OnCallRemoved", "TRANSFERRED"),
+        ("OnUserStateModified", "FREE"),
+        ("OnAgentStateChanged", "WRAPUP"),
+    ]
+    assert await supervision(control) is None
+
+
+async def test_intrusion_needs_an_active_call_and_a_free_supervisor(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    agent1 = await session_of("agent1")
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor")
+    await control.post("/sim/agents/agent1/logon")
+    call_ref = await agent_answers(control, reader, CUSTOMER)
+    intrusion = {"agentNumber": "2301", "mode": "NORMAL"}
+
+    await agent1.post(f"/telephony/calls/{call_ref}/hold", json={"deviceId": "2301"})
+    held = await supervisor.post("/acd/agent/intrusion", json=intrusion)
+    assert (held.status_code, held.json()["type"]) == (400, "NOT_EXPECTED")
+    assert "is not active (HELD)" in held.json()["innerMessage"]
+    await agent1.post(f"/telephony/calls/{call_ref}/retrieve", json={"deviceId": "2301"})
+
+    own = await dial(supervisor, "2002")
+    await control.post("/sim/devices/2002/answer")
+    busy = await supervisor.post("/acd/agent/intrusion", json=intrusion)
+    assert (busy.status_code, busy.json()["type"]) == (400, "NOT_EXPECTED")
+    assert "supervisor is busy on another call" in busy.json()["innerMessage"]
+    await supervisor.delete(f"/telephony/calls/{own}")
+    assert await supervision(control) is None
+
+    assert (await supervisor.post("/acd/agent/intrusion", json=intrusion)).status_code == 204
+    hold = await supervisor.post(f"/telephony/calls/{call_ref}/hold", json={"deviceId": SUPERVISOR})
+    assert hold.status_code == 400 and "it can only leave it" in hold.json()["innerMessage"]
+    # Taking the line for a new call ends the intrusion.
+    await dial(supervisor, "2002")
+    await until(reader, "agent1", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
+    assert await supervision(control) is None

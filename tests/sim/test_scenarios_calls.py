@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
-from o2g_flows.sim import Simulator
+from o2g_flows.sim import PbxConfig, Simulator, load_pbx_file
+from o2g_flows.sim.pbx.config import Device
 
 ALICE, BOB, CAROL, DAVE = "2001", "2002", "2003", "2004"
 CARL = "+33140000099"  # an external customer
@@ -507,6 +509,118 @@ async def test_pilot_call_waits_for_an_agent_then_is_distributed(sim, subscribe,
         await reader.wait_for("OnAgentStateChanged", 3)
         assert agent_states(reader)[:3] == ["READY", "BUSY", "WRAPUP"]
         assert (await world.get("/sim/state")).json()["calls"]["queues"]["5000"] == []
+
+
+# -- remote extension ---------------------------------------------------------------------------
+
+MOBILE = "2801"  # alice's remote extension in this PBX
+
+
+def remote_extension_pbx() -> PbxConfig:
+    """The default PBX where alice has a remote extension (a MOBILE device)."""
+    config = load_pbx_file()
+    alice = next(user for user in config.users if user.login == "alice")
+    alice.devices.append(Device(id=MOBILE, type="MOBILE"))
+    return config
+
+
+def legs(event: dict[str, Any], key: str = "legs") -> list[tuple[str, str]]:
+    return [(leg["deviceId"], leg["state"]) for leg in event[key]]
+
+
+class TestRemoteExtension:
+    """Calls to a user whose presentation route selects its MOBILE ring there too."""
+
+    @pytest.fixture
+    async def sim(self):
+        timing = {"ring_timeout": 30, "keepalive_interval": 0.2, "channel_minute": 0.5}
+        async with Simulator(remote_extension_pbx(), timing=timing) as simulator:
+            yield simulator
+
+    @pytest.fixture
+    async def alice(self, session_of) -> httpx.AsyncClient:
+        """alice, with her remote extension selected in her presentation route."""
+        alice = await session_of("alice")
+        route = {"presentationRoutes": [{"destinations": [{"type": "MOBILE", "selected": True}]}]}
+        assert (await alice.post("/routing", json=route)).status_code == 204
+        return alice
+
+    async def test_the_mobile_rings_too_and_answers(self, alice, session_of, subscribe) -> None:
+        bob = await session_of("bob")
+        reader = await watch(session_of, subscribe, "alice", "bob")
+        call_ref = await dial(bob, ALICE)
+        ringing = await reader.wait_for("OnCallCreated", loginName="alice")
+        assert legs(ringing) == [(ALICE, "RINGING_INCOMING"), (MOBILE, "RINGING_INCOMING")]
+        assert [p["participantId"] for p in ringing["participants"]] == [BOB]
+        seen_by_bob = (await bob.get(f"/telephony/calls/{call_ref}")).json()
+        assert [p["participantId"] for p in seen_by_bob["participants"]] == [ALICE]
+
+        await answer(alice, call_ref, MOBILE)
+        answered = await reader.wait_for("OnCallModified", loginName="alice")
+        assert legs(answered, "modifiedLegs") == [(MOBILE, "ACTIVE")]
+        assert legs(answered, "removedLegs") == [(ALICE, "RINGING_INCOMING")]
+        call = (await alice.get(f"/telephony/calls/{call_ref}")).json()
+        assert legs(call) == [(MOBILE, "ACTIVE")]
+
+        assert (await bob.delete(f"/telephony/calls/{call_ref}")).status_code == 204
+        await reader.wait_for("OnUserStateModified", loginName="alice", state="FREE")
+        assert summary(of(reader, "alice")) == [
+            ("OnCallCreated", "RINGING_INCOMING"),
+            ("OnCallModified", "ACTIVE"),
+            ("OnUserStateModified", "BUSY"),
+            ("OnCallModified", "RELEASING"),
+            ("OnCallRemoved", "CLEARED"),
+            ("OnUserStateModified", "FREE"),
+        ]
+        assert legs(of(reader, "alice")[3], "modifiedLegs") == [(MOBILE, "RELEASING")]
+        assert summary(of(reader, "bob")) == [
+            ("OnCallCreated", "RINGING_OUTGOING"),
+            ("OnUserStateModified", "BUSY"),
+            ("OnCallModified", "ACTIVE"),
+            ("OnCallRemoved", "CLEARED"),
+            ("OnUserStateModified", "FREE"),
+        ]
+
+    async def test_answering_on_the_office_set_stops_the_mobile(
+        self, sim, alice, session_of, subscribe
+    ) -> None:
+        reader = await watch(session_of, subscribe, "alice")
+        async with httpx.AsyncClient(base_url=sim.url) as world:
+            placed = await world.post("/sim/calls", json={"from": CARL, "to": ALICE})
+            call_ref = placed.json()["callRef"]
+            await reader.wait_for("OnCallCreated")
+            assert (await world.post(f"/sim/devices/{ALICE}/answer")).status_code == 204
+        answered = await reader.wait_for("OnCallModified")
+        assert legs(answered, "modifiedLegs") == [(ALICE, "ACTIVE")]
+        assert legs(answered, "removedLegs") == [(MOBILE, "RINGING_INCOMING")]
+        late = await alice.post(f"/telephony/calls/{call_ref}/answer", json={"deviceId": MOBILE})
+        assert late.status_code == 400
+
+    async def test_the_mobile_declining_leaves_the_office_set_ringing(
+        self, sim, alice, session_of, subscribe
+    ) -> None:
+        reader = await watch(session_of, subscribe, "alice")
+        async with httpx.AsyncClient(base_url=sim.url) as world:
+            placed = await world.post("/sim/calls", json={"from": CARL, "to": ALICE})
+            call_ref = placed.json()["callRef"]
+            await reader.wait_for("OnCallCreated")
+            assert (await world.post(f"/sim/devices/{MOBILE}/hangup")).status_code == 204
+            declined = await reader.wait_for("OnCallModified")
+            assert declined["callData"]["state"] == "RINGING_INCOMING"
+            assert legs(declined, "removedLegs") == [(MOBILE, "RINGING_INCOMING")]
+            call = (await alice.get(f"/telephony/calls/{call_ref}")).json()
+            assert legs(call) == [(ALICE, "RINGING_INCOMING")]
+            await answer(alice, call_ref, ALICE)
+            await reader.wait_for("OnUserStateModified", state="BUSY")
+
+    async def test_without_the_mobile_selected_only_the_office_set_rings(
+        self, session_of, subscribe
+    ) -> None:
+        bob = await session_of("bob")
+        reader = await watch(session_of, subscribe, "alice")
+        await dial(bob, ALICE)
+        ringing = await reader.wait_for("OnCallCreated")
+        assert legs(ringing) == [(ALICE, "RINGING_INCOMING")]
 
 
 # -- licences and bad input ---------------------------------------------------------------------

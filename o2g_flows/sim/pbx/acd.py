@@ -357,10 +357,13 @@ class Acd:
     # -- intrusion and listening ----------------------------------------------------------------
 
     def intrude(self, login: str, agent_number: str, mode: str) -> None:
-        """The supervisor intrudes on the current distributed call of the agent."""
+        """The supervisor joins the current distributed call of the agent in ``mode``."""
         supervisor, agent = self._supervision_parties(login, agent_number)
         if agent.call_ref is None:
             raise _not_expected(f"Agent {agent_number} has no call in progress")
+        self._pbx.calls.join_supervisor(
+            supervisor.user, supervisor.number, agent.login, agent.call_ref, mode
+        )
         supervisor.supervision = Supervision(agent.login, mode, call_ref=agent.call_ref)
 
     def change_intrusion(self, login: str, mode: str) -> None:
@@ -372,14 +375,23 @@ class Acd:
         if supervision.mode == mode:
             self._end_supervision(supervisor)
         else:
+            self._pbx.calls.change_supervisor(login, mode)
             supervision.mode = mode
 
     def listen(self, login: str, agent_number: str) -> None:
-        """Permanent (discrete) listening of every call of the agent until either logs off."""
+        """Permanent (discrete) listening of every call of the agent, the current one
+        included, until either logs off or the supervisor hangs up."""
         supervisor, agent = self._supervision_parties(login, agent_number)
-        supervisor.supervision = Supervision(
-            agent.login, "DISCRETE", permanent=True, call_ref=agent.call_ref
-        )
+        supervisor.supervision = Supervision(agent.login, "DISCRETE", permanent=True)
+        if agent.call_ref is not None:
+            self._listen_in(supervisor, agent)
+
+    def supervisor_left(self, login: str) -> None:
+        """The call model: the supervisor hung up on the call it supervised, which ends its
+        intrusion or permanent listening."""
+        supervisor = self._agents.get(login)
+        if supervisor is not None:
+            supervisor.supervision = None
 
     # -- the distribution contract with the call model ------------------------------------------
 
@@ -408,11 +420,11 @@ class Acd:
         if agent is None or not agent.logged_on:
             return
         agent.reserved, agent.call_ref = False, call_ref
+        self._set(agent, BUSY)
         for supervisor in self._agents.values():
             supervision = supervisor.supervision
             if supervision and supervision.permanent and supervision.agent == login:
-                supervision.call_ref = call_ref
-        self._set(agent, BUSY)
+                self._listen_in(supervisor, agent)
 
     def agent_call_ended(self, login: str, call_ref: str) -> None:
         """The distributed call ended (WRAPUP), or was never answered (available again)."""
@@ -426,6 +438,7 @@ class Acd:
                 if supervision and supervision.agent == login:
                     if supervision.permanent:
                         supervision.call_ref = None
+                        self._pbx.calls.remove_supervisor(supervisor.login)
                     else:
                         self._end_supervision(supervisor)
             self._start_wrapup(agent)
@@ -562,9 +575,24 @@ class Acd:
         agent.help_from = None
         self._emit_help("OnSupervisorHelpCancelled", agent, supervisor)
 
-    @staticmethod
-    def _end_supervision(supervisor: Agent) -> None:
+    def _end_supervision(self, supervisor: Agent) -> None:
+        """The intrusion or listening ends: the supervisor leaves the call it is in."""
         supervisor.supervision = None
+        self._pbx.calls.remove_supervisor(supervisor.login)
+
+    def _listen_in(self, supervisor: Agent, agent: Agent) -> None:
+        """Permanent listening: the supervisor joins the agent's call, unless it cannot now
+        (busy on a call of its own): it then misses this one and listens to the next."""
+        supervision = supervisor.supervision
+        assert supervision is not None and agent.call_ref is not None
+        try:
+            self._pbx.calls.join_supervisor(
+                supervisor.user, supervisor.number, agent.login, agent.call_ref, "DISCRETE"
+            )
+        except RestError:
+            supervision.call_ref = None
+        else:
+            supervision.call_ref = agent.call_ref
 
 
 def _home_group(agent: Agent) -> str | None:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ..errors import ErrorType, RestError
-from .calls_core import CallCore, bad_value, basic_only, unauthorized
+from .calls_core import bad_value, basic_only, unauthorized
 from .calls_state import (
     ACTIVE,
     DIALING,
@@ -21,6 +21,7 @@ from .calls_state import (
     Call,
     Party,
 )
+from .calls_supervision import CallSupervision
 from .config import User
 
 __all__ = ["CallModel"]
@@ -43,6 +44,17 @@ def _incompatible(party: Party, operation: str) -> RestError:
     )
 
 
+def _not_supervising(*parties: Party) -> None:
+    """A supervisor's leg can only leave its call (hang up, drop me)."""
+    for party in parties:
+        if party.supervising is not None:
+            call = party.call
+            ref = call.ref if call is not None else "?"
+            raise RestError.incompatible_state(
+                f"{party.number} supervises call {ref}: it can only leave it"
+            )
+
+
 def _service_unavailable(message: str) -> RestError:
     return RestError(
         ErrorType.NOT_EXPECTED,
@@ -51,7 +63,7 @@ def _service_unavailable(message: str) -> RestError:
     )
 
 
-class CallModel(CallCore):
+class CallModel(CallSupervision):
     """``pbx.calls``: making, answering, releasing and handling calls."""
 
     # -- making calls ---------------------------------------------------------------------------
@@ -99,23 +111,30 @@ class CallModel(CallCore):
 
     # -- answering, hanging up ------------------------------------------------------------------
 
-    def answer(self, party: Party) -> None:
+    def answer(self, party: Party, device: str | None = None) -> None:
+        """``party`` answers, on ``device`` when it rings on several (a remote extension)."""
         if party.state != RINGING_INCOMING:
             raise _incompatible(party, "answer")
-        self._answer(party)
+        self._answer(party, device)
 
     def answer_device(self, device: str, call_ref: str | None = None) -> None:
         """The call ringing on ``device`` (the given one, or the oldest) is answered."""
         party = self._device_party(device, call_ref, (RINGING_INCOMING,))
         if party is None:
             raise RestError.incompatible_state(f"No call is ringing on {device}")
-        self._answer(party)
+        self._answer(party, device)
 
     def hang_up_device(self, device: str, call_ref: str | None = None) -> None:
         """Hang up ``device``: it leaves its current call (or rejects the ringing one)."""
         party = self._device_party(device, call_ref, _HANG_UP_ORDER)
         if party is None:
             raise RestError.incompatible_state(f"{device} has no call")
+        if party.also_ringing is not None and party.state == RINGING_INCOMING:
+            # One of two devices ringing together declines: the other one keeps ringing.
+            keep = party.number if device == party.also_ringing else party.also_ringing
+            stopped = self._stop_parallel_ringing(party, keep)
+            self._emit(self.views.modified(party, removed_legs=stopped))
+            return
         self._leave(party)
 
     def drop_me(self, party: Party) -> None:
@@ -133,9 +152,13 @@ class CallModel(CallCore):
         raise RestError.incompatible_state(f"{user.login} has no call")
 
     def release(self, party: Party) -> None:
-        """``DELETE /telephony/calls/{callRef}``: every party of the call is released."""
+        """``DELETE /telephony/calls/{callRef}``: every party of the call is released (a
+        supervisor only releases itself)."""
         call = party.call
         assert call is not None
+        if party.supervising is not None:
+            self._leave(party)
+            return
         mine, others = self._end_causes(party)
         self._end(call, party, mine, others)
 
@@ -143,6 +166,7 @@ class CallModel(CallCore):
         """Drop another party: a two-party call ends, a conference carries on."""
         if party.state not in (ACTIVE, HELD):
             raise _incompatible(party, "drop a participant of")
+        _not_supervising(party)
         target = self.participant(party, participant_id)
         self._leave(target)
 
@@ -160,6 +184,7 @@ class CallModel(CallCore):
     def hold(self, party: Party) -> None:
         if party.state != ACTIVE:
             raise _incompatible(party, "hold")
+        _not_supervising(party)
         self._set_state(party, HELD)
 
     def retrieve(self, party: Party) -> None:
@@ -178,6 +203,7 @@ class CallModel(CallCore):
         active = self._other_leg(held, (ACTIVE,))
         if active is None:
             raise RestError.incompatible_state(f"{held.number} has no active call to put on hold")
+        _not_supervising(active)
         self._set_state(active, HELD)
         self._set_state(held, ACTIVE)
 
@@ -206,9 +232,12 @@ class CallModel(CallCore):
             raise _incompatible(held, "transfer")
         if active.state not in (ACTIVE, RINGING_OUTGOING):
             raise _incompatible(active, "transfer")
-        existing, moving = survivor.others(held), other.others(active)
+        _not_supervising(active, held)
+        existing, moving = self._peers(held), self._peers(active)
         if not existing or not moving:
             raise RestError.incompatible_state("Both calls need another party to transfer")
+        self._drop_supervisors(held)
+        self._drop_supervisors(active)
         held.reason = active.reason = "TRANSFERRED"
         self._detach(held, "TRANSFERRED")
         self._detach(active, "TRANSFERRED")
@@ -241,9 +270,11 @@ class CallModel(CallCore):
         destination = self.dialled(number)
         if self.device_owner(destination) is party.user:
             raise unauthorized(f"{destination} is a device of {party.user.login}")
-        others = call.others(party)
+        _not_supervising(party)
+        others = self._peers(party)
         if not others:
             raise _incompatible(party, "blind transfer")
+        self._drop_supervisors(party)
         party.reason = "TRANSFERRED"
         self._detach(party, "TRANSFERRED")
         call.anonymous = call.anonymous or anonymous
@@ -267,9 +298,11 @@ class CallModel(CallCore):
             raise _incompatible(held, "merge")
         if active.state != ACTIVE:
             raise _incompatible(active, "merge")
-        existing, moving = survivor.others(held), other.others(active)
+        _not_supervising(active, held)
+        existing, moving = survivor.others(held), self._peers(active)
         if not existing or not moving:
             raise RestError.incompatible_state("Both calls need another party to merge")
+        self._drop_supervisors(active)  # the held call keeps its supervisors
         self._detach(active, "CONFERENCED", notify=False, record=False)
         for party in moving:
             self._move(party, other, survivor)
@@ -343,7 +376,9 @@ class CallModel(CallCore):
                 p
                 for call in calls
                 for p in call.parties
-                if p.kind == "user" and p.state == RINGING_INCOMING and number in (p.number, p.pid)
+                if p.kind == "user"
+                and p.state == RINGING_INCOMING
+                and number in (p.number, p.pid, p.also_ringing)
             ),
             None,
         )
@@ -371,9 +406,11 @@ class CallModel(CallCore):
                 raise RestError.bad_parameter(f"Cannot park on {where}: not a device of the PBX")
         if any(c.parked_on == where for c in self._calls.values()):
             raise RestError.incompatible_state(f"A call is already parked on {where}")
-        others = call.others(party)
+        _not_supervising(party)
+        others = self._peers(party)
         if not others:
             raise _incompatible(party, "park")
+        self._drop_supervisors(party)
         call.parked_on = where
         self._detach(party, "PARKED")
         for other in others:
@@ -425,6 +462,7 @@ class CallModel(CallCore):
     def send_dtmf(self, party: Party, digits: str) -> None:
         if party.state != ACTIVE:
             raise _incompatible(party, "send DTMF in")
+        _not_supervising(party)
         if not _DTMF.fullmatch(digits):
             raise bad_value(f"{digits!r} is not a DTMF sequence (0-9, *, #, A-D)", "INVALID_DATA")
         assert party.call is not None
@@ -459,6 +497,7 @@ class CallModel(CallCore):
             raise _service_unavailable(f"{user.login} has no voicemail to record on")
         if party.state != ACTIVE:
             raise _incompatible(party, f"{action} recording")
+        _not_supervising(party)
         if action == "stop":
             allowed, new = party.record_state is not None, None
         else:
@@ -481,6 +520,7 @@ class CallModel(CallCore):
             )
         if party.state not in (ACTIVE, HELD):
             raise _incompatible(party, "switch the device of")
+        _not_supervising(party)
         old_leg = self.views.leg(party)
         party.number = other_device
         self._emit(self.views.modified(party, added_legs=[party], removed_legs=[old_leg]))
@@ -630,7 +670,8 @@ class CallModel(CallCore):
         for state in states:
             for call in calls:
                 for party in call.parties:
-                    if party.number == device and party.state == state:
+                    on_device = party.number == device or party.also_ringing == device
+                    if on_device and party.state == state:
                         return party
         return None
 

@@ -15,7 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorType, RestError
-from .calls_events import Views
+from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
 from .calls_records import com_record
 from .calls_state import (
@@ -194,7 +194,8 @@ class CallCore:
         destination = self._destination(user, "immediate")
         if destination is not None:
             return self._divert(call, user, destination, depth, "FORWARDED")
-        if self._pbx.routing.state(user.login).dnd:
+        routing = self._pbx.routing.state(user.login)
+        if routing.dnd:
             destination = self._destination(user, "busy")
             if destination is not None:
                 return self._divert(call, user, destination, depth, "DO_NOT_DISTURB")
@@ -207,7 +208,11 @@ class CallCore:
             if not self._camp_on(user):
                 self._refuse(call, user, "BUSY")
                 return None, "BUSY"
-        return self._ring(call, user, self.current_device(user)), None
+        party = self._ring(call, user, self.current_device(user))
+        mobile = routing.ringing_mobile
+        if mobile is not None and mobile != party.number:
+            party.also_ringing = mobile  # the remote extension rings too
+        return party, None
 
     def _destination(self, user: User, situation: Any) -> dict[str, Any] | None:
         """The user's forward/overflow destination for ``situation``, if one can be used."""
@@ -312,12 +317,14 @@ class CallCore:
         if destination is not None:
             self._reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
 
-    def _answer(self, party: Party) -> None:
-        """``party`` answers: it and the parties calling it become ACTIVE."""
+    def _answer(self, party: Party, device: str | None = None) -> None:
+        """``party`` answers (on ``device``, its remote extension if that is the one ringing
+        with it): it and the parties calling it become ACTIVE."""
         call = party.call
         assert call is not None
         self._pbx.cancel(party.timer)
         party.timer = None
+        stopped = self._stop_parallel_ringing(party, device)
         if party.user is not None:
             self._hold_device(party.user, party.number, except_call=call)
         party.state = ACTIVE
@@ -329,7 +336,7 @@ class CallCore:
                 other.answered = True
                 connected.append(other)
         if party.user is not None:
-            self._emit(self.views.modified(party, legs=[party]))
+            self._emit(self.views.modified(party, legs=[party], removed_legs=stopped))
             self._sync_state(party.user)
         for other in call.parties:
             if other is party or other.user is None:
@@ -349,6 +356,20 @@ class CallCore:
         if party.pilot is not None and party.user is not None:
             self._pbx.acd.agent_call_started(party.user.login, call.ref)
 
+    def _stop_parallel_ringing(self, party: Party, device: str | None) -> list[dict[str, Any]]:
+        """Of an office set and its remote extension ringing together, keep ``device`` (the
+        one answering; None: the office set) and return the Leg of the other (none if only
+        one rings)."""
+        mobile = party.also_ringing
+        if mobile is None:
+            return []
+        party.also_ringing = None
+        if device != mobile:
+            return [ringing_leg(mobile)]
+        stopped = self.views.leg(party)
+        party.number = mobile
+        return [stopped]
+
     def _voicemail_done(self, party: Party) -> None:
         """The message time is over: the voicemail hangs up."""
         party.timer = None
@@ -362,6 +383,9 @@ class CallCore:
                 continue
             for party in call.parties:
                 if party.user is user and party.number == device and party.state == ACTIVE:
+                    if party.supervising is not None:
+                        self._leave(party)  # a supervisor taking the line ends its supervision
+                        break
                     party.state = HELD
                     self._emit(self.views.modified(party, legs=[party]))
 
@@ -468,18 +492,48 @@ class CallCore:
     # -- leaving and ending ---------------------------------------------------------------------
 
     def _leave(self, party: Party, cause: str | None = None) -> None:
-        """``party`` hangs up: a conference carries on without it, a two-party call ends."""
+        """``party`` hangs up: a conference carries on without it, a two-party call ends.
+
+        Supervisors do not count: a supervisor hanging up leaves the call (its supervision
+        ends), a call with one party left besides them ends.
+        """
         call = party.call
         assert call is not None
-        remaining = call.others(party)
+        if party.supervising is not None:
+            self._drop_out(party, cause or "CLEARED")
+            assert party.user is not None
+            self._pbx.acd.supervisor_left(party.user.login)
+            return
+        remaining = [p for p in call.others(party) if p.supervising is None]
         if len(remaining) >= 2 or (call.parked_on is not None and remaining):
-            self._detach(party, cause or "CLEARED")
-            for other in remaining:
-                if other.user is not None:
-                    self._emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
+            self._drop_supervisors(party)
+            self._drop_out(party, cause or "CLEARED")
             return
         mine, others = self._end_causes(party)
         self._end(call, party, cause or mine, others)
+
+    def _drop_out(self, party: Party, cause: str) -> None:
+        """``party`` leaves a call that carries on: the users still in it see it leave."""
+        call = party.call
+        assert call is not None
+        self._detach(party, cause)
+        for other in call.parties:
+            if other.user is not None:
+                self._emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
+
+    def _peers(self, party: Party) -> list[Party]:
+        """The other parties of the call of ``party``, but its supervisors."""
+        call = party.call
+        assert call is not None
+        return [p for p in call.parties if p is not party and p.supervised is not party]
+
+    def _drop_supervisors(self, party: Party) -> None:
+        """The supervisors of ``party`` leave its call, which it is leaving (the ACD ends
+        their intrusion when it learns that the agent's call is over)."""
+        call = party.call
+        assert call is not None
+        for supervisor in [p for p in call.parties if p.supervised is party]:
+            self._drop_out(supervisor, "CLEARED")
 
     def _end_causes(self, leaver: Party) -> tuple[str, str]:
         """Causes of a call ended by ``leaver``: for the leaver, for the others."""
@@ -495,6 +549,7 @@ class CallCore:
         self, call: Call, leaver: Party | None, cause: str | None, others_cause: str | None
     ) -> None:
         """Release every party: the leaver is removed, the others go RELEASING then removed."""
+        call.ending = True
         present = list(call.parties)
         if leaver is not None:
             self._detach(leaver, cause)

@@ -24,7 +24,7 @@ from .calls_state import (
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["Views"]
+__all__ = ["Views", "ringing_leg"]
 
 _EMPTY: tuple[()] = ()
 
@@ -66,6 +66,12 @@ class Views:
             leg["ringingRemote"] = _remote_ringing(party)
         return leg
 
+    def legs(self, party: Party) -> list[dict[str, Any]]:
+        """Every Leg of a user's party: two while it rings on its remote extension too."""
+        if party.also_ringing is None:
+            return [self.leg(party)]
+        return [self.leg(party), ringing_leg(party.also_ringing)]
+
     def participant(self, party: Party) -> dict[str, Any]:
         """The Participant others see; ``state`` only in calls of three parties or more."""
         body: dict[str, Any] = {"participantId": party.pid, "identity": self.party_identity(party)}
@@ -102,15 +108,20 @@ class Views:
         return {
             "callRef": call.ref,
             "callData": self.call_data(call, mine[0]),
-            "legs": [self.leg(p) for p in mine],
+            "legs": [leg for p in mine for leg in self.legs(p)],
             "participants": [self.participant(p) for p in call.parties if p.login != login],
         }
 
-    def device_capabilities(self, user: Any) -> list[dict[str, Any]]:
+    def device_capabilities(self, user: Any, device: str | None = None) -> list[dict[str, Any]]:
+        """DeviceCapabilities of the user's devices, and of ``device`` (where a call rings, a
+        pro-ACD set for instance) when it is not one of them."""
         can_call = not _basic_only(user) or not self._calls_of(user.login)
+        devices = self._devices_of(user)
+        if device is not None and device not in devices:
+            devices = [*devices, device]
         return [
             {"deviceId": d, "makeCall": can_call, "makeBusinessCall": can_call, "unParkCall": True}
-            for d in self._devices_of(user)
+            for d in devices
         ]
 
     # -- events ---------------------------------------------------------------------------------
@@ -128,9 +139,9 @@ class Views:
         if cause:
             event["cause"] = cause
         event["callData"] = self.call_data(call, party)
-        event["legs"] = [self.leg(party)]
+        event["legs"] = self.legs(party)
         event["participants"] = [self.participant(p) for p in call.parties if p.login != login]
-        event["deviceCapabilities"] = self.device_capabilities(party.user)
+        event["deviceCapabilities"] = self.device_capabilities(party.user, party.number)
         return event
 
     def modified(
@@ -188,6 +199,8 @@ class Views:
 
     def _leg_capabilities(self, party: Party) -> dict[str, bool]:
         state = party.state
+        if party.supervising is not None:
+            return {"drop": True}  # a supervisor can only leave
         if state == RINGING_INCOMING:
             return {"answer": True}
         if state in (DIALING, RINGING_OUTGOING, RELEASING):
@@ -206,6 +219,8 @@ class Views:
 
     def _call_capabilities(self, call: Call, party: Party) -> dict[str, bool]:
         state = party.state
+        if party.supervising is not None:
+            return {"dropMe": True}
         if state == RINGING_INCOMING:
             caps = {"redirect": True, "pickedUp": True, "terminate": True}
             if party.user is not None and party.user.voicemail:
@@ -256,6 +271,11 @@ class Views:
             if any(p.login == login and p.state in states for p in call.parties):
                 return True
         return False
+
+
+def ringing_leg(device: str) -> dict[str, Any]:
+    """The Leg of a device ringing in parallel (a remote extension)."""
+    return {"deviceId": device, "state": RINGING_INCOMING, "capabilities": {"answer": True}}
 
 
 def _remote_ringing(party: Party) -> bool:

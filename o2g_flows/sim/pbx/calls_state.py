@@ -75,6 +75,9 @@ class Party:
     vm_from: str | None = None  # voicemail party: who is leaving the message
     answered_at: float = 0.0
     record_state: str | None = None  # RECORDING | PAUSED while the user records
+    also_ringing: str | None = None  # a second device ringing with this one (remote extension)
+    supervising: str | None = None  # a supervisor's party: its IntrusionMode
+    supervised: Party | None = None  # a supervisor's party: the agent's party it supervises
 
     @property
     def pid(self) -> str:
@@ -102,6 +105,7 @@ class Call:
     queued_at: float = 0.0
     dtmf: list[dict[str, str]] = field(default_factory=list)
     anonymous: bool = False
+    ending: bool = False  # every party is being released
 
     def others(self, party: Party) -> list[Party]:
         return [p for p in self.parties if p is not party]
@@ -112,16 +116,7 @@ class Call:
             "callRef": self.ref,
             "initialCalled": self.initial_called,
             "answered": self.answered,
-            "parties": [
-                {
-                    "kind": p.kind,
-                    "number": p.number,
-                    "login": p.login,
-                    "state": p.state,
-                    "role": p.role,
-                }
-                for p in self.parties
-            ],
+            "parties": [_party_snapshot(p) for p in self.parties],
         }
         for key, value in (
             ("associateData", self.associate_data),
@@ -134,3 +129,18 @@ class Call:
         if self.dtmf:
             dump["dtmf"] = self.dtmf
         return dump
+
+
+def _party_snapshot(party: Party) -> dict[str, Any]:
+    dump: dict[str, Any] = {
+        "kind": party.kind,
+        "number": party.number,
+        "login": party.login,
+        "state": party.state,
+        "role": party.role,
+    }
+    if party.also_ringing is not None:
+        dump["alsoRinging"] = party.also_ringing
+    if party.supervising is not None:
+        dump["supervising"] = party.supervising
+    return dump

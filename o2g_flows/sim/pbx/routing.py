@@ -38,6 +38,12 @@ class RoutingState:
     presentation: list[dict[str, Any]] = field(default_factory=list)
     mobile: str | None = None  # the user's remote extension (MOBILE) device, if any
 
+    @property
+    def ringing_mobile(self) -> str | None:
+        """The MOBILE device that rings with the office set: selected in the presentation route
+        (the remote extension is active)."""
+        return self.mobile if self.remote_extension else None
+
     def as_json(self) -> dict[str, Any]:
         """The RoutingState representation."""
         destinations = [{"type": "OFFICE", "deviceId": self.office_device, "selected": True}]

@@ -38,13 +38,14 @@ def _device_user(request: ApiRequest, device: str, licenses: tuple[str, ...] = _
 
 
 def _leg(request: ApiRequest, device: str) -> Party:
-    """The party of the device's owner in the path's call, which must be on ``device``."""
+    """The party of the device's owner in the path's call, which must be on ``device`` (or
+    ring there too: a remote extension)."""
     call_ref = request.path["callRef"]
     calls = _calls(request)
     calls.get(call_ref)
     user = _device_user(request, device)
     party = calls.party_of(call_ref, user.login)
-    if party.number != device:
+    if device not in (party.number, party.also_ringing):
         raise RestError.incompatible_state(
             f"Call {call_ref} has no leg on {device}", cause="INVALID_DEVICE"
         )
@@ -148,7 +149,8 @@ async def release(request: ApiRequest) -> None:
 
 @endpoint("POST /telephony/calls/{callRef}/answer")
 async def answer(request: ApiRequest) -> None:
-    _calls(request).answer(_leg(request, request.body["deviceId"]))
+    device = request.body["deviceId"]
+    _calls(request).answer(_leg(request, device), device)
 
 
 @endpoint("POST /telephony/calls/{callRef}/dropme")
