@@ -130,9 +130,7 @@ def _is_number(value: Any) -> bool:
 def _path(node: dict[str, Any]) -> list[str | int] | None:
     """``a.b[0].c`` as its steps (field names and list indexes); None for anything else."""
     kind = node["type"]
-    if kind == "field":
-        return [node["value"]]
-    if kind == "index":
+    if kind in ("field", "index"):
         return [node["value"]]
     if kind in ("subexpression", "index_expression"):
         steps: list[str | int] = []
