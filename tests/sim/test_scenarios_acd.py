@@ -513,3 +513,37 @@ async def test_intrusion_needs_an_active_call_and_a_free_supervisor(
     await dial(supervisor, "2002")
     await until(reader, "agent1", ("OnCallModified", "PARTICIPANT_LEFT", "ACTIVE", ["-2205"]))
     assert await supervision(control) is None
+
+
+async def test_permanent_listening_joins_the_call_in_progress(
+    sim: Simulator, control, session_of, subscribe
+) -> None:
+    supervisor = await supervising(session_of)
+    reader = await watch_agents(session_of, subscribe, "agent1", "supervisor")
+    await control.post("/sim/agents/agent1/logon")
+    call_ref = await agent_answers(control, reader, CUSTOMER)
+    since = len(reader.events)
+
+    listen = {"agentNumber": "2301"}
+    assert (await supervisor.post("/acd/agent/permanentListening", json=listen)).status_code == 204
+    await until(reader, "agent1", ("OnCallModified", "SUPERVISOR_LISTENING", "ACTIVE", ["+2205"]))
+    assert await supervision(control) == {
+        "agent": "agent1",
+        "mode": "DISCRETE",
+        "permanentListening": True,
+        "callRef": call_ref,
+    }
+    # Permanent listening is not an intrusion: its mode cannot be changed.
+    changed = await supervisor.put("/acd/agent/intrusion", json={"mode": "NORMAL"})
+    assert changed.status_code == 400
+
+    assert (await supervisor.post("/acd/agent/logoff")).status_code == 204
+    await until(reader, "supervisor", ("OnAgentStateChanged", "LOG_OFF"))
+    assert story(reader, "supervisor", since) == [
+        ("OnCallCreated", "SUPERVISOR_LISTENING", "ACTIVE", [CUSTOMER, AGENT]),
+        ("OnUserStateModified", "BUSY"),
+        ("OnCallRemoved", "CLEARED"),
+        ("OnUserStateModified", "FREE"),
+        ("OnAgentStateChanged", "LOG_OFF"),
+    ]
+    assert await supervision(control) is None
