@@ -433,36 +433,38 @@ async def test_permanent_listening_lasts_until_a_logoff(sim: Simulator, session_
 
 
 async def test_intrusion_on_a_distributed_call_and_mode_changes(sim: Simulator, session_of) -> None:
-    """The call model's side of the contract is driven in-process here."""
     acd = sim.pbx.acd
     agent1 = await session_of("agent1")
     supervisor = await session_of("supervisor")
     await agent1.post("/acd/agent/logon", json={"proAcdDeviceNumber": "2301"})
     await supervisor.post("/acd/agent/logon", json={"proAcdDeviceNumber": "2205"})
-    assert acd.pick_agent("5000") == ("agent1", "2301")
-    acd.agent_call_started("agent1", "c0ffee")
+    async with httpx.AsyncClient(base_url=sim.url) as control:
+        placed = await control.post("/sim/calls", json={"from": "+33140000099", "to": "5000"})
+        call_ref = placed.json()["callRef"]
+        assert (await control.post("/sim/devices/2301/answer")).status_code == 204
 
-    answer = await supervisor.post(
-        "/acd/agent/intrusion", json={"agentNumber": "2301", "mode": "RESTRICTED"}
-    )
-    assert answer.status_code == 204
-    assert acd.snapshot()["supervisor"]["supervision"] == {
-        "agent": "agent1",
-        "mode": "RESTRICTED",
-        "callRef": "c0ffee",
-    }
-    assert (
-        await supervisor.put("/acd/agent/intrusion", json={"mode": "NORMAL"})
-    ).status_code == 204
-    assert acd.snapshot()["supervisor"]["supervision"]["mode"] == "NORMAL"
-    # Asking for the mode in use drops the supervisor from the call.
-    assert (
-        await supervisor.put("/acd/agent/intrusion", json={"mode": "NORMAL"})
-    ).status_code == 204
-    assert "supervision" not in acd.snapshot()["supervisor"]
+        answer = await supervisor.post(
+            "/acd/agent/intrusion", json={"agentNumber": "2301", "mode": "RESTRICTED"}
+        )
+        assert answer.status_code == 204
+        assert acd.snapshot()["supervisor"]["supervision"] == {
+            "agent": "agent1",
+            "mode": "RESTRICTED",
+            "callRef": call_ref,
+        }
+        assert (
+            await supervisor.put("/acd/agent/intrusion", json={"mode": "NORMAL"})
+        ).status_code == 204
+        assert acd.snapshot()["supervisor"]["supervision"]["mode"] == "NORMAL"
+        # Asking for the mode in use drops the supervisor from the call.
+        assert (
+            await supervisor.put("/acd/agent/intrusion", json={"mode": "NORMAL"})
+        ).status_code == 204
+        assert "supervision" not in acd.snapshot()["supervisor"]
 
-    await supervisor.post("/acd/agent/intrusion", json={"agentNumber": "2301"})
-    acd.agent_call_ended("agent1", "c0ffee")
+        await supervisor.post("/acd/agent/intrusion", json={"agentNumber": "2301"})
+        assert acd.snapshot()["supervisor"]["supervision"]["callRef"] == call_ref
+        await control.post("/sim/externals/+33140000099/hangup")
     assert "supervision" not in acd.snapshot()["supervisor"]  # the intrusion ends with the call
 
 

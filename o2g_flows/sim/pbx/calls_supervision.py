@@ -37,12 +37,11 @@ class CallSupervision(CallCore):
     ) -> None:
         """``supervisor`` joins on ``device`` the distributed call ``call_ref`` of the agent.
 
-        The agent's leg must be ACTIVE and the supervisor FREE. A call the call model does not
-        hold (the ACD driven in-process, without a call) has nobody to join.
+        The agent's leg must be ACTIVE and the supervisor FREE.
         """
         call = self._calls.get(call_ref)
         if call is None:
-            return
+            raise _refused(f"The call {call_ref} of {agent_login} no longer exists")
         agent = next(
             (p for p in call.parties if p.login == agent_login and p.pilot is not None), None
         )
