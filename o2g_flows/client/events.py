@@ -308,6 +308,7 @@ class _Decoder:
         self.started = False  # the channel sent its first notice
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The events of the lines ``chunk`` completes (a partial last line waits)."""
         if self._pending:
             chunk = self._pending + chunk
         complete, newline, pending = chunk.rpartition(b"\n")
@@ -318,10 +319,10 @@ class _Decoder:
                 self._pending = b""
             return []
         self._pending = pending
-        lines = complete.split(b"\n")
+        sink = self._sink
         events = []
-        skipped = False
-        for line in lines:
+        recorded: list[bytes] = []
+        for line in complete.split(b"\n"):
             try:
                 event = _loads(line)
                 name = event["eventName"]
@@ -330,27 +331,16 @@ class _Decoder:
                     log.warning(
                         "malformed event line skipped: %r", line[:1000].decode("utf-8", "replace")
                     )
-                skipped = True
                 continue
             if name == _CHANNEL_INFORMATION:
-                self.started = skipped = True
+                self.started = True
                 continue
             events.append(event)
-        if self._sink is not None and events:
-            self._record(lines, skipped)
+            if sink is not None:
+                recorded.append(line)
+        if sink is not None and recorded:
+            _record_line(sink, *recorded)
         return events
-
-    def _record(self, lines: list[bytes], skipped: bool) -> None:
-        sink = self._sink
-        assert sink is not None
-        _record_line(sink, *(line for line in lines if not skipped or self._is_event(line)))
-
-    @staticmethod
-    def _is_event(line: bytes) -> bool:
-        try:
-            return _loads(line)["eventName"] != _CHANNEL_INFORMATION
-        except (ValueError, TypeError, KeyError):
-            return False
 
 
 _loads = orjson.loads
