@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -167,10 +169,16 @@ class PbxConfig:
 def load_pbx_file(path: str | Path | None = None) -> PbxConfig:
     """Read a PBX file (the shipped default when ``path`` is None)."""
     if path is None:
-        text = resources.files("o2g_flows.sim").joinpath(DEFAULT_PBX).read_text("utf-8")
-        return parse_pbx(text, DEFAULT_PBX)
+        return copy.deepcopy(_default_pbx())  # the caller may change its copy
     path = Path(path)
     return parse_pbx(path.read_text("utf-8"), path)
+
+
+@cache
+def _default_pbx() -> PbxConfig:
+    """The shipped PBX file, parsed once: every simulator without a file starts from it."""
+    text = resources.files("o2g_flows.sim").joinpath(DEFAULT_PBX).read_text("utf-8")
+    return parse_pbx(text, DEFAULT_PBX)
 
 
 def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
