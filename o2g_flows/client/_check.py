@@ -80,7 +80,7 @@ def integer(label: str, value: object, optional: bool = False, minimum: int | No
 
 def choice(label: str, value: object, allowed: Collection[str], optional: bool = False) -> None:
     """A string parameter restricted to the values of a catalogue enum."""
-    if value in allowed and isinstance(value, str):
+    if isinstance(value, str) and value in allowed:
         return
     if value is None:
         if optional:

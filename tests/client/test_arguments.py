@@ -50,6 +50,8 @@ async def test_enum_values_are_checked(o2g: O2GClient) -> None:
         await o2g.telephony.control_recording("c1", "rewind")
     with pytest.raises(ValueError, match=r"acd.change_intrusion_mode: mode must be one of"):
         await o2g.acd.change_intrusion_mode("LOUD")
+    with pytest.raises(TypeError, match=r"acd.change_intrusion_mode: mode must be a str, not list"):
+        await o2g.acd.change_intrusion_mode(["LOUD"])  # type: ignore[arg-type]
 
 
 async def test_objects_and_lists(o2g: O2GClient) -> None:
