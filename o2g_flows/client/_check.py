@@ -34,6 +34,15 @@ def _missing(label: str) -> TypeError:
     return TypeError(f"{label} is required, got None")
 
 
+def _typed(label: str, value: object, kind: type, what: str, optional: bool) -> None:
+    """``value`` must be a ``kind`` (``what`` in the message), or None when ``optional``."""
+    if isinstance(value, kind) or (value is None and optional):
+        return
+    if value is None:
+        raise _missing(label)
+    raise TypeError(f"{label} must be {what}, not {_describe(value)}")
+
+
 def segment(label: str, value: object, safe: str = "") -> str:
     """A path parameter (a non-empty str, or an int), percent-encoded for the URL."""
     if isinstance(value, str):
@@ -49,20 +58,12 @@ def segment(label: str, value: object, safe: str = "") -> str:
 
 def text(label: str, value: object, optional: bool = False) -> None:
     """A string parameter."""
-    if isinstance(value, str) or (value is None and optional):
-        return
-    if value is None:
-        raise _missing(label)
-    raise TypeError(f"{label} must be a str, not {_describe(value)}")
+    _typed(label, value, str, "a str", optional)
 
 
 def boolean(label: str, value: object, optional: bool = False) -> None:
     """A boolean parameter (``True``/``False`` only, not 0/1)."""
-    if isinstance(value, bool) or (value is None and optional):
-        return
-    if value is None:
-        raise _missing(label)
-    raise TypeError(f"{label} must be a bool, not {_describe(value)}")
+    _typed(label, value, bool, "a bool", optional)
 
 
 def integer(label: str, value: object, optional: bool = False, minimum: int | None = None) -> None:
@@ -93,11 +94,7 @@ def choice(label: str, value: object, allowed: Collection[str], optional: bool =
 
 def mapping(label: str, value: object, optional: bool = False) -> None:
     """A JSON object parameter (a dict)."""
-    if isinstance(value, dict) or (value is None and optional):
-        return
-    if value is None:
-        raise _missing(label)
-    raise TypeError(f"{label} must be a dict (a JSON object), not {_describe(value)}")
+    _typed(label, value, dict, "a dict (a JSON object)", optional)
 
 
 _ITEM_NAMES = {str: "a str", int: "an int", bool: "a bool", dict: "a dict"}
