@@ -6,7 +6,6 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,10 +287,6 @@ class EventHub:
                 if line is None:
                     line = encode_event(event)
                 subscription.push(line)
-
-    def publish_all(self, events: Iterable[dict[str, Any]]) -> None:
-        for event in events:
-            self.publish(event)
 
     # -- chunk channel --------------------------------------------------------------------------
 

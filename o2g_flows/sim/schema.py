@@ -33,10 +33,9 @@ _EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
 _EITHER_OR = {("Criterion", "operand"): "Criterion"}
 
 
-def validate_body(body: Any, type_name: str, service: str) -> dict[str, Any]:
+def validate_body(body: Any, type_name: str, service: str) -> None:
     """Check ``body`` against the catalogue type; raise BAD_PARAMETER naming the faulty field."""
     _check(body, type_name, service, "body")
-    return body
 
 
 def _check(value: Any, type_name: str, service: str, where: str) -> None:

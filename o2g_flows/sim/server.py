@@ -16,7 +16,7 @@ from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
-from .sessions import Session, Sessions
+from .sessions import Sessions
 from .tls import make_self_signed, server_context
 
 __all__ = ["Gateway", "Simulator"]
@@ -30,12 +30,9 @@ class Gateway:
     def __init__(self, config: PbxConfig, router: Router) -> None:
         self.pbx = Pbx(config)
         self.hub = EventHub(self.pbx, config.timing)
-        self.sessions = Sessions(self.pbx, self._session_closed)
+        self.sessions = Sessions(self.pbx, self.hub.session_closed)
         self.router = router
         self.ready = True
-
-    def _session_closed(self, session: Session) -> None:
-        self.hub.session_closed(session)
 
     async def close(self) -> None:
         self.sessions.close_all()

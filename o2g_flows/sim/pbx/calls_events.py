@@ -52,9 +52,6 @@ class Views:
             info = self._identities[number] = self._pbx.party(number)
         return info
 
-    def party_identity(self, party: Party) -> dict[str, Any]:
-        return self.identity(party.pid)
-
     def leg(self, party: Party) -> dict[str, Any]:
         """The Leg of a user's party."""
         leg: dict[str, Any] = {
@@ -74,7 +71,7 @@ class Views:
 
     def participant(self, party: Party) -> dict[str, Any]:
         """The Participant others see; ``state`` only in calls of three parties or more."""
-        body: dict[str, Any] = {"participantId": party.pid, "identity": self.party_identity(party)}
+        body: dict[str, Any] = {"participantId": party.pid, "identity": self.identity(party.pid)}
         call = party.call
         if call is not None and len(call.parties) > 2:
             body["state"] = party.state

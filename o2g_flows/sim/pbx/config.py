@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
@@ -221,7 +222,7 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
     if "licenses" in top:
         licenses = reader.mapping(top["licenses"], top, "licenses")
         config.licenses = {str(k): reader.get(licenses, k, int, 0) for k in licenses}
-    for item, _ in reader.items(top, "administrators"):
+    for item in reader.items(top, "administrators"):
         reader.known_keys(item, {"login", "password", "supervisor"})
         config.administrators.append(
             reader.remember(
@@ -233,9 +234,9 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
                 item,
             )
         )
-    for item, _ in reader.items(top, "users"):
+    for item in reader.items(top, "users"):
         config.users.append(reader.remember(_user(reader, item), item))
-    for item, _ in reader.items(top, "hunting_groups"):
+    for item in reader.items(top, "hunting_groups"):
         reader.known_keys(item, {"number", "name", "members"})
         config.hunting_groups.append(
             reader.remember(
@@ -250,7 +251,7 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
     if "acd" in top:
         acd = reader.mapping(top["acd"], top, "acd")
         reader.known_keys(acd, {"pilots", "processing_groups"})
-        for item, _ in reader.items(acd, "processing_groups"):
+        for item in reader.items(acd, "processing_groups"):
             reader.known_keys(item, {"number", "name", "withdraw_reasons"})
             config.processing_groups.append(
                 reader.remember(
@@ -262,7 +263,7 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
                     item,
                 )
             )
-        for item, _ in reader.items(acd, "pilots"):
+        for item in reader.items(acd, "pilots"):
             reader.known_keys(item, {"number", "name", "groups", "queue_size"})
             config.pilots.append(
                 reader.remember(
@@ -275,7 +276,7 @@ def parse_pbx(text: str, file: str | Path = "<pbx>") -> PbxConfig:
                     item,
                 )
             )
-    for item, _ in reader.items(top, "externals"):
+    for item in reader.items(top, "externals"):
         reader.known_keys(item, {"number", "first_name", "last_name"})
         config.externals.append(
             reader.remember(
@@ -330,7 +331,7 @@ def _user(reader: _Reader, item: CommentedMap) -> User:
         language=reader.get(item, "language", str, "en"),
         email=reader.get(item, "email", str, None),
     )
-    for device, _ in reader.items(item, "devices"):
+    for device in reader.items(item, "devices"):
         reader.known_keys(device, {"id", "type", "sub_type", "addons"})
         user.devices.append(
             Device(
@@ -355,7 +356,7 @@ def _user(reader: _Reader, item: CommentedMap) -> User:
             proacd=reader.get(acd, "proacd", str, None),
             groups=reader.str_list(acd, "groups"),
             preferred=reader.get(acd, "preferred", str, None),
-            skills=[dict(skill) for skill, _ in reader.items(acd, "skills")],
+            skills=[dict(skill) for skill in reader.items(acd, "skills")],
             self_assign=reader.get(acd, "self_assign", bool, False),
             headset=reader.get(acd, "headset", bool, False),
             help=reader.get(acd, "help", bool, True),
@@ -483,7 +484,8 @@ class _Reader:
             raise self.error(node, key, f"'{key}' must be a list")
         return [str(item) for item in value]
 
-    def items(self, node: CommentedMap, key: str):
+    def items(self, node: CommentedMap, key: str) -> Iterator[CommentedMap]:
+        """The mappings listed under ``key`` (none when it is absent)."""
         if key not in node or node[key] is None:
             return
         value = node[key]
@@ -492,4 +494,4 @@ class _Reader:
         for index, item in enumerate(value):
             if not isinstance(item, CommentedMap):
                 raise self.error(value, index, f"each entry of '{key}' must be a mapping")
-            yield item, index
+            yield item

@@ -204,7 +204,5 @@ class Pbx:
             "users": {login: self.user_json(user) for login, user in self.users.items()},
         }
         for name in ("routing", "messaging", "calls", "acd", "objects"):
-            component = getattr(self, name, None)
-            if component is not None and hasattr(component, "snapshot"):
-                dump[name] = component.snapshot()
+            dump[name] = getattr(self, name).snapshot()
         return dump

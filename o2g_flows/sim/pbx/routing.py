@@ -7,7 +7,7 @@ Routes set through the REST API are checked here (``validate_forward``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ErrorType, RestError
@@ -35,7 +35,6 @@ class RoutingState:
     forward: dict[str, Any] | None = None
     overflow: dict[str, Any] | None = None
     remote_extension: bool = False
-    presentation: list[dict[str, Any]] = field(default_factory=list)
     mobile: str | None = None  # the user's remote extension (MOBILE) device, if any
 
     @property
@@ -51,9 +50,8 @@ class RoutingState:
             destinations.append(
                 {"type": "MOBILE", "deviceId": self.mobile, "selected": self.remote_extension}
             )
-        presentation = self.presentation or [{"destinations": destinations}]
         return {
-            "presentationRoutes": presentation,
+            "presentationRoutes": [{"destinations": destinations}],
             "forwardRoutes": [self.forward] if self.forward else [],
             "overflowRoutes": [self.overflow] if self.overflow else [],
             "dndState": {"activate": self.dnd},
