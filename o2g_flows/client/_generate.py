@@ -411,6 +411,7 @@ class Param:
     flag: str | None = None  # the value sent when a presence flag is true
     choices: tuple[str, ...] = ()
     multi_segment: bool = False
+    in_body: bool = False  # a path parameter the body repeats
 
     @property
     def annotation(self) -> str:
@@ -453,11 +454,12 @@ def endpoint_params(item: dict[str, Any], names: TypeNames) -> list[Param]:
                 multi_segment=wire in MULTI_SEGMENT,
             )
         )
-    path_names = {p.wire for p in params}
+    path_params = {p.wire: p for p in params}
     if item["body"]:
         body_type = find_type(item["body"]["type"], service)
         for field in body_type.get("fields", []) if body_type else []:
-            if field["name"] in path_names:
+            if field["name"] in path_params:
+                path_params[field["name"]].in_body = True
                 continue
             py, check, choices = _value_check(field["type"], service, names)
             params.append(
@@ -554,7 +556,7 @@ def render_method(item: dict[str, Any], attribute: str, names: TypeNames) -> tup
         arguments.append(f"params=check.query({{{entries}}})")
     if item["body"]:
         body = [(p.wire, p.name, p.required) for p in params if p.where == "body"]
-        body += [(p.wire, p.name, True) for p in params if p.where == "path" and _in_body(item, p)]
+        body += [(p.wire, p.name, True) for p in params if p.in_body]
         entries = ", ".join(f'"{wire}": {python}' for wire, python, _ in body)
         if all(required for _, _, required in body):
             arguments.append(f"json={{{entries}}}")
@@ -565,11 +567,6 @@ def render_method(item: dict[str, Any], attribute: str, names: TypeNames) -> tup
     call = f"self._request({', '.join(arguments)})"
     lines.append(f"        return await {call}" if expect != "none" else f"        await {call}")
     return lines, used
-
-
-def _in_body(item: dict[str, Any], param: Param) -> bool:
-    body_type = find_type(item["body"]["type"], item["service"])
-    return bool(body_type) and any(f["name"] == param.wire for f in body_type.get("fields", []))
 
 
 def _argument(param: Param) -> str:
