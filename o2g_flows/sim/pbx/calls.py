@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ..errors import ErrorType, RestError
-from .calls_core import bad_value, basic_only, unauthorized
+from .calls_core import bad_value, unauthorized
 from .calls_state import (
     ACTIVE,
     DIALING,
@@ -20,6 +20,7 @@ from .calls_state import (
     RINGING_OUTGOING,
     Call,
     Party,
+    basic_only,
 )
 from .calls_supervision import CallSupervision
 from .config import User

@@ -29,6 +29,7 @@ from .calls_state import (
     RINGING_OUTGOING,
     Call,
     Party,
+    basic_only,
     normalize_number,
 )
 from .config import Pilot, User
@@ -37,15 +38,10 @@ from .messaging import iso_now
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["CallCore", "bad_value", "basic_only", "unauthorized"]
+__all__ = ["CallCore", "bad_value", "unauthorized"]
 
 #: How many forwards a call may follow before it is refused (a forward loop).
 MAX_FORWARDS = 5
-
-
-def basic_only(user: User) -> bool:
-    """A TELEPHONY_BASIC user without the advanced licence: one call at a time."""
-    return "TELEPHONY_BASIC" in user.licenses and "TELEPHONY_ADVANCED" not in user.licenses
 
 
 def bad_value(message: str, cause: str = "UNKNOWN") -> RestError:

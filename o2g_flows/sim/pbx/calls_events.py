@@ -19,7 +19,9 @@ from .calls_state import (
     RINGING_OUTGOING,
     Call,
     Party,
+    basic_only,
 )
+from .config import User
 
 if TYPE_CHECKING:
     from .core import Pbx
@@ -36,7 +38,7 @@ class Views:
         self,
         pbx: Pbx,
         calls_of: Callable[[str], list[Call]],
-        devices_of: Callable[[Any], list[str]],
+        devices_of: Callable[[User], list[str]],
     ) -> None:
         self._pbx = pbx
         self._calls_of = calls_of
@@ -109,10 +111,10 @@ class Views:
             "participants": [self.participant(p) for p in call.parties if p.login != login],
         }
 
-    def device_capabilities(self, user: Any, device: str | None = None) -> list[dict[str, Any]]:
+    def device_capabilities(self, user: User, device: str | None = None) -> list[dict[str, Any]]:
         """DeviceCapabilities of the user's devices, and of ``device`` (where a call rings, a
         pro-ACD set for instance) when it is not one of them."""
-        can_call = not _basic_only(user) or not self._calls_of(user.login)
+        can_call = not basic_only(user) or not self._calls_of(user.login)
         devices = self._devices_of(user)
         if device is not None and device not in devices:
             devices = [*devices, device]
@@ -280,7 +282,3 @@ def _remote_ringing(party: Party) -> bool:
     return call is not None and any(
         p.state == RINGING_INCOMING and p.kind in ("user", "external") for p in call.parties
     )
-
-
-def _basic_only(user: Any) -> bool:
-    return "TELEPHONY_BASIC" in user.licenses and "TELEPHONY_ADVANCED" not in user.licenses

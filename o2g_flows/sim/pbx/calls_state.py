@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import User
+from .routing import PHONE_NUMBER
 
 __all__ = [
     "ACTIVE",
@@ -19,6 +19,7 @@ __all__ = [
     "RINGING_OUTGOING",
     "Call",
     "Party",
+    "basic_only",
     "normalize_number",
 ]
 
@@ -34,15 +35,18 @@ RELEASING = "RELEASING"
 #: States in which a user counts as BUSY (a ringing incoming call leaves them FREE).
 BUSY_STATES = frozenset({DIALING, RINGING_OUTGOING, ACTIVE, HELD})
 
-_PHONE_NUMBER = re.compile(r"\+?[0-9A-D*#() ]{1,49}")
-
 
 def normalize_number(raw: str) -> str | None:
     """The dialled digits of ``raw`` (spaces and brackets dropped), or None if it is no number."""
-    if not _PHONE_NUMBER.fullmatch(raw):
+    if not PHONE_NUMBER.fullmatch(raw):
         return None
     digits = raw.replace(" ", "").replace("(", "").replace(")", "")
     return digits or None
+
+
+def basic_only(user: User) -> bool:
+    """A TELEPHONY_BASIC user without the advanced licence: one call at a time."""
+    return "TELEPHONY_BASIC" in user.licenses and "TELEPHONY_ADVANCED" not in user.licenses
 
 
 @dataclass(eq=False, slots=True)

@@ -15,7 +15,7 @@ from ..errors import ErrorType, RestError
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["RoutingBook", "RoutingState", "routing_error"]
+__all__ = ["PHONE_NUMBER", "RoutingBook", "RoutingState", "routing_error"]
 
 Situation = Literal["immediate", "busy", "no_answer"]
 
@@ -224,7 +224,7 @@ class RoutingBook:
                 "NULL_OR_EMPTY_PARAMETER",
                 "a NUMBER destination needs a number",
             )
-        if not _PHONE_NUMBER.fullmatch(number):
+        if not PHONE_NUMBER.fullmatch(number):
             raise routing_error(
                 "BAD_PARAMETER_VALUE",
                 "NUMBER",
@@ -282,8 +282,8 @@ def _first_destination(route: dict[str, Any]) -> dict[str, Any] | None:
     return destinations[0] if destinations else None
 
 
-#: RoutingErrorCause BAD_PHONE_NUMBER_FORMAT: the spec's phone number expression.
-_PHONE_NUMBER = re.compile(r"[+]?[0-9A-D*#() ]{1,49}")
+#: The spec's phone number expression (a number failing it: BAD_PHONE_NUMBER_FORMAT).
+PHONE_NUMBER = re.compile(r"[+]?[0-9A-D*#() ]{1,49}")
 
 
 def _single_destination(route: dict[str, Any], invalid: str) -> dict[str, Any]:
