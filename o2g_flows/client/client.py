@@ -114,6 +114,7 @@ class O2GClient:
 
     @property
     def login(self) -> str:
+        """The login name the session was opened with."""
         return self._connection.login
 
     async def subscribe(

@@ -51,6 +51,7 @@ class Backoff:
     jitter: float = 0.5  # up to this fraction of each delay is removed at random
 
     def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0 for the first try)."""
         if attempt <= 0:
             return 0.0
         base = min(self.maximum, self.initial * self.factor ** (attempt - 1))

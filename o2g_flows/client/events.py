@@ -116,6 +116,7 @@ class Subscription:
         self.generation, self.server, self.lost = connection.generation, connection.server, False
 
     def is_current(self, connection: Connection) -> bool:
+        """Whether the subscription still exists on the connection's session."""
         return not self.lost and self.generation == connection.generation
 
 
@@ -254,7 +255,8 @@ class EventStream:
     async def _resubscribe(self, attempt: int) -> dict[str, Any] | None:
         """Create the subscription again; the gap marker, or None to retry later."""
         connection, subscription = self._connection, self.subscription
-        before = (subscription.id, subscription.server, subscription.generation)
+        old_id, old_server = subscription.id, subscription.server
+        old_generation = subscription.generation
         await asyncio.sleep(connection.backoff.delay(attempt))
         try:
             await subscription.activate(connection)
@@ -263,16 +265,16 @@ class EventStream:
                 raise
             log.warning("cannot subscribe again yet: %s", exc)
             return None
-        if subscription.server != before[1]:
+        if subscription.server != old_server:
             reason = "failover"
-        elif subscription.generation != before[2]:
+        elif subscription.generation != old_generation:
             reason = "relogin"
         else:
             reason = "resubscribed"
         log.warning(
             "event gap (%s): subscription %s replaced by %s on %s",
             reason,
-            before[0],
+            old_id,
             subscription.id,
             subscription.server,
         )
@@ -280,7 +282,7 @@ class EventStream:
             "eventName": GAP_EVENT,
             "reason": reason,
             "subscriptionId": subscription.id,
-            "previousSubscriptionId": before[0],
+            "previousSubscriptionId": old_id,
             "server": subscription.server,
         }
 

@@ -22,10 +22,12 @@ class Method:
 
     @property
     def http_method(self) -> str:
+        """``GET``, ``POST``..."""
         return self.endpoint.split(" ", 1)[0]
 
     @property
     def path(self) -> str:
+        """The catalogue path, e.g. ``/telephony/calls/{callRef}/answer``."""
         return self.endpoint.split(" ", 1)[1]
 
 
