@@ -34,6 +34,7 @@ from .calls_state import (
 )
 from .config import Pilot, User
 from .messaging import iso_now
+from .routing import Situation
 
 if TYPE_CHECKING:
     from .core import Pbx
@@ -210,17 +211,18 @@ class CallCore:
             party.also_ringing = mobile  # the remote extension rings too
         return party, None
 
-    def _destination(self, user: User, situation: Any) -> dict[str, Any] | None:
-        """The user's forward/overflow destination for ``situation``, if one can be used."""
+    def _destination(self, user: User, situation: Situation) -> dict[str, Any] | None:
+        """The user's forward/overflow destination for ``situation``, if one can be used:
+        ``{"type": "VOICEMAIL"}`` or ``{"type": "NUMBER", "number": <dialled digits>}``."""
         destination = self._pbx.routing.divert(user.login, situation)
         if destination is None:
             return None
-        if destination.get("type") == "VOICEMAIL":
+        if destination["type"] == "VOICEMAIL":
             return destination if user.voicemail else None
-        number = destination.get("number") or destination.get("deviceId")
-        if not isinstance(number, str) or normalize_number(number) is None:
+        number = normalize_number(destination["number"])
+        if number is None or number in self.devices(user):
             return None
-        return None if normalize_number(number) in self.devices(user) else destination
+        return {"type": "NUMBER", "number": number}
 
     def _divert(
         self, call: Call, user: User, destination: dict[str, Any], depth: int, victim_cause: str
@@ -238,12 +240,11 @@ class CallCore:
         )
         self._attach(call, victim)
         self._emit(self.views.created(victim))
-        if destination.get("type") == "VOICEMAIL":
+        if destination["type"] == "VOICEMAIL":
             self._detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
             target = self._voicemail(call, user.login)
         else:
-            number = normalize_number(destination.get("number") or destination["deviceId"])
-            assert number is not None
+            number = destination["number"]
             self._detach(victim, victim_cause, new_destination=number)
             target, refusal = self._offer(call, number, depth + 1)
             if target is None:
@@ -395,16 +396,17 @@ class CallCore:
         reason: str,
         owner: str | None,
     ) -> None:
-        """Move a ringing call from ``victim`` to ``destination`` (VOICEMAIL: ``owner``'s box)."""
+        """Move a ringing call from ``victim`` to ``destination`` (VOICEMAIL: ``owner``'s box;
+        NUMBER: a number already normalised)."""
         call = victim.call
         assert call is not None
         victim.diverted, victim.reason = True, reason
-        if destination.get("type") == "VOICEMAIL":
+        if destination["type"] == "VOICEMAIL":
             number = self._pbx.config.voicemail_service
             target: Party | None = self._voicemail(call, owner)
             refusal = None
         else:
-            number = normalize_number(destination.get("number") or destination["deviceId"]) or ""
+            number = destination["number"]
             target, refusal = self._offer(call, number, 1)
         if target is None:
             self._detach(victim, cause, new_destination=number)

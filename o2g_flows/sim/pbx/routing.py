@@ -15,7 +15,7 @@ from ..errors import ErrorType, RestError
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["PHONE_NUMBER", "RoutingBook", "RoutingState", "routing_error"]
+__all__ = ["PHONE_NUMBER", "RoutingBook", "RoutingState", "Situation", "routing_error"]
 
 Situation = Literal["immediate", "busy", "no_answer"]
 
