@@ -123,7 +123,8 @@ async def test_transfer_the_active_call_to_the_held_one(act, call, control, o2g)
     assert ok(await act("hold: {device: '2001'}", callRef=held, loginName="alice"))
     active = (await control.post("/sim/devices/2001/dial", json={"to": "2002"})).json()["callRef"]
     await control.post("/sim/devices/2002/answer", json={})
-    results = await act(f"transfer: {{held_call: {held}}}", callRef=active, loginName="alice")
+    # quoted: a call reference may be all digits, which YAML reads as a number
+    results = await act(f"transfer: {{held_call: '{held}'}}", callRef=active, loginName="alice")
     assert ok(results), results
     assert await wait_for(lambda: _none(calls_of(o2g, "alice")))
 
