@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ErrorType, RestError
+from .config import Device
 
 if TYPE_CHECKING:
     from .core import Pbx
@@ -34,21 +35,25 @@ class RoutingState:
     dnd: bool = False
     forward: dict[str, Any] | None = None
     overflow: dict[str, Any] | None = None
-    remote_extension: bool = False
-    mobile: str | None = None  # the user's remote extension (MOBILE) device, if any
+    mobile: Device | None = None  # the user's remote extension (MOBILE device), if any
 
     @property
     def ringing_mobile(self) -> str | None:
         """The MOBILE device that rings with the office set: selected in the presentation route
         (the remote extension is active)."""
-        return self.mobile if self.remote_extension else None
+        mobile = self.mobile
+        return mobile.id if mobile is not None and mobile.remote_extension_active else None
 
     def as_json(self) -> dict[str, Any]:
         """The RoutingState representation."""
         destinations = [{"type": "OFFICE", "deviceId": self.office_device, "selected": True}]
         if self.mobile is not None:
             destinations.append(
-                {"type": "MOBILE", "deviceId": self.mobile, "selected": self.remote_extension}
+                {
+                    "type": "MOBILE",
+                    "deviceId": self.mobile.id,
+                    "selected": self.mobile.remote_extension_active,
+                }
             )
         return {
             "presentationRoutes": [{"destinations": destinations}],
@@ -64,13 +69,12 @@ class RoutingBook:
     def __init__(self, pbx: Pbx) -> None:
         self._pbx = pbx
         self._states = {
-            login: RoutingState(office_device=user.number) for login, user in pbx.users.items()
+            login: RoutingState(
+                office_device=user.number,
+                mobile=next((d for d in user.devices if d.type == "MOBILE"), None),
+            )
+            for login, user in pbx.users.items()
         }
-        for login, user in pbx.users.items():
-            mobile = next((d for d in user.devices if d.type == "MOBILE"), None)
-            if mobile is not None:
-                self._states[login].mobile = mobile.id
-                self._states[login].remote_extension = mobile.remote_extension_active
 
     def state(self, login: str) -> RoutingState:
         return self._states[login]
@@ -155,10 +159,7 @@ class RoutingBook:
             raise routing_error(
                 "INVALID_OPERATION", "MOBILE", "UNKNOWN", f"{login} has no remote extension"
             )
-        state.remote_extension = active
-        for device in self._pbx.users[login].devices:
-            if device.id == state.mobile:
-                device.remote_extension_active = active
+        state.mobile.remote_extension_active = active
 
     def validate_forward(self, login: str, route: dict[str, Any]) -> dict[str, Any]:
         """A ForwardRoute checked for ``login``, as it will be stored; else a routing error."""
