@@ -330,9 +330,8 @@ class Engine:
         if current is not None:
             mode = flow.mode
             if mode == "restart":
-                for execution in current if isinstance(current, list) else [current]:
-                    execution.trace.add(self.clock.time(), "note", "restarted by a new event")
-                    self._finish(execution, "restarted")
+                current.trace.add(self.clock.time(), "note", "restarted by a new event")
+                self._finish(current, "restarted")
             elif mode == "queued":
                 waiting = runtime.waiting.setdefault(key, deque())
                 if len(waiting) >= flow.max:
@@ -344,7 +343,7 @@ class Engine:
                     waiting.append((index, event))
                 return
             elif mode == "parallel":
-                if isinstance(current, list) and len(current) >= flow.max:
+                if len(current) >= flow.max:  # a list of them in this mode
                     runtime.skipped += 1
                     log.warning(
                         "%s[%s]: %d executions running (max), event dropped",
@@ -362,13 +361,12 @@ class Engine:
         trace.add(now, "event", event.get("eventName"), event)
         if condition is not None:
             trace.add(now, "condition", condition[0], truthy(condition[1]))
-        existing = runtime.live.get(key)
-        if flow.mode == "parallel" and existing is not None:
-            existing.append(execution)
-        elif flow.mode == "parallel":
-            runtime.live[key] = [execution]
+        if flow.mode != "parallel":
+            runtime.live[key] = execution  # a restarted one has just been removed
+        elif current is not None:
+            current.append(execution)
         else:
-            runtime.live[key] = execution
+            runtime.live[key] = [execution]
         if log.isEnabledFor(logging.INFO):
             log.info("%s[%s] started by %s", flow.name, key, event.get("eventName"))
         self._fire(execution, start_trigger(index), event.get("eventName"))
@@ -637,7 +635,7 @@ class Engine:
                 step.name,
                 error["message"],
             )
-            return "continue" if step.on_error == "continue" else step.on_error
+            return step.on_error
         ms = (time.perf_counter() - started) * 1000
         trace.add(self.clock.time(), "action", step.name, args, True, result, ms)
         if self.action_log is not None:
@@ -669,10 +667,10 @@ class Engine:
             if "agent" in guard.names:
                 login = render(step.args.get("user"), context) or execution.login
                 fresh["agent"] = await self.gateway.fetch_agent(str(login))
-            value = guard.evaluate(fresh)
+            passed = truthy(guard.evaluate(fresh))
         except (EvaluationError, ActionError) as exc:
             return False, f"error: {exc}"
-        return truthy(value), truthy(value)
+        return passed, passed
 
     def emit(self, event: dict[str, Any]) -> None:
         """Dispatch an event produced by a flow or a plugin (soon, not within the caller)."""
