@@ -125,6 +125,11 @@ class RestError(Exception):
         return cls(ErrorType.NOT_ALLOWED, message, **details)
 
     @classmethod
+    def not_expected(cls, message: str, **details: Any) -> RestError:
+        """A request that does not fit the current state (400 NOT_EXPECTED)."""
+        return cls(ErrorType.NOT_EXPECTED, message, **details)
+
+    @classmethod
     def invalid_session(
         cls, message: str = "No framework session with this identifier"
     ) -> RestError:
@@ -133,8 +138,7 @@ class RestError(Exception):
     @classmethod
     def incompatible_state(cls, message: str, cause: str = "INVALID_CONNECTION_STATE") -> RestError:
         """An operation refused because of the call or user state (telephony detail included)."""
-        return cls(
-            ErrorType.NOT_EXPECTED,
+        return cls.not_expected(
             message,
             telephony={
                 "errorType": "INCOMPATIBLE_WITH_STATE",

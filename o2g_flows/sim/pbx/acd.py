@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorType, RestError
+from ..errors import RestError
 from .config import ProcessingGroup, User
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class Acd:
             if agent.is_supervisor and agent.sub == OUT_OF_PG and device in agent.numbers() and pg:
                 self.enter_pg(login, pg)  # a supervisor's second logon step
                 return
-            raise _not_expected(f"{login} is already logged on {agent.device}")
+            raise RestError.not_expected(f"{login} is already logged on {agent.device}")
         expected = config.proacd or agent.user.number
         if device != expected:
             raise RestError.bad_parameter(
@@ -214,7 +214,7 @@ class Acd:
         agent = self._supervisor(login)
         self._require_logged_on(agent)
         if agent.sub != OUT_OF_PG:
-            raise _not_expected(f"{login} is already in processing group {agent.pg}")
+            raise RestError.not_expected(f"{login} is already in processing group {agent.pg}")
         self._check_member(agent, pg)
         agent.pg = pg
         self._become_ready(agent)
@@ -311,7 +311,7 @@ class Acd:
         if agent.is_supervisor:
             raise RestError.not_allowed(f"{login} is a supervisor: only agents ask for help")
         if agent.help_from:
-            raise _not_expected(f"{login} already asked {agent.help_from} for help")
+            raise RestError.not_expected(f"{login} already asked {agent.help_from} for help")
         supervisor = next(
             (
                 s
@@ -324,7 +324,9 @@ class Acd:
             None,
         )
         if supervisor is None:
-            raise _not_expected(f"No supervisor of processing group {agent.pg} is logged on")
+            raise RestError.not_expected(
+                f"No supervisor of processing group {agent.pg} is logged on"
+            )
         agent.help_from = supervisor.login
         self._emit_help("OnSupervisorHelpRequested", agent, supervisor)
 
@@ -333,7 +335,7 @@ class Acd:
         caller = self._logged_on(login)
         if not caller.is_supervisor:
             if caller.help_from is None:
-                raise _not_expected(f"{login} has no pending help request")
+                raise RestError.not_expected(f"{login} has no pending help request")
             supervisor = self._agents[caller.help_from]
             if other and other not in supervisor.numbers():
                 raise RestError.bad_parameter(
@@ -345,7 +347,7 @@ class Acd:
         if other:
             pending = [a for a in pending if other in a.numbers()]
         if not pending:
-            raise _not_expected(
+            raise RestError.not_expected(
                 f"No pending help request to {login}" + (f" from {other}" if other else "")
             )
         if len(pending) > 1:
@@ -360,7 +362,7 @@ class Acd:
         """The supervisor joins the current distributed call of the agent in ``mode``."""
         supervisor, agent = self._supervision_parties(login, agent_number)
         if agent.call_ref is None:
-            raise _not_expected(f"Agent {agent_number} has no call in progress")
+            raise RestError.not_expected(f"Agent {agent_number} has no call in progress")
         self._pbx.calls.join_supervisor(
             supervisor.user, supervisor.number, agent.login, agent.call_ref, mode
         )
@@ -371,7 +373,7 @@ class Acd:
         supervisor = self._supervisor(login)
         supervision = supervisor.supervision
         if supervision is None or supervision.permanent:
-            raise _not_expected(f"{login} is not in intrusion on an agent call")
+            raise RestError.not_expected(f"{login} is not in intrusion on an agent call")
         if supervision.mode == mode:
             self._end_supervision(supervisor)
         else:
@@ -486,7 +488,7 @@ class Acd:
     def _in_group(self, login: str) -> Agent:
         agent = self._logged_on(login)
         if agent.pg is None:
-            raise _not_expected(f"{login} is logged on out of any processing group")
+            raise RestError.not_expected(f"{login} is logged on out of any processing group")
         return agent
 
     def _supervisor(self, login: str) -> Agent:
@@ -502,29 +504,31 @@ class Acd:
         if agent is None or agent is supervisor:
             raise RestError.bad_parameter(f"{agent_number} is not the number of an ACD agent")
         if not agent.logged_on:
-            raise _not_expected(f"Agent {agent_number} is not logged on")
+            raise RestError.not_expected(f"Agent {agent_number} is not logged on")
         if agent.pg not in supervisor.user.acd.groups:
             raise RestError.not_allowed(
                 f"{login} does not supervise processing group {agent.pg} of agent {agent_number}"
             )
         if supervisor.supervision is not None:
-            raise _not_expected(f"{login} already supervises {supervisor.supervision.agent}")
+            raise RestError.not_expected(
+                f"{login} already supervises {supervisor.supervision.agent}"
+            )
         return supervisor, agent
 
     @staticmethod
     def _require_logged_on(agent: Agent) -> None:
         if not agent.logged_on:
-            raise _not_expected(f"{agent.login} is not logged on")
+            raise RestError.not_expected(f"{agent.login} is not logged on")
 
     @staticmethod
     def _refuse_during_call(agent: Agent) -> None:
         if agent.has_distributed_call:
-            raise _not_expected(f"{agent.login} has a distributed call in progress")
+            raise RestError.not_expected(f"{agent.login} has a distributed call in progress")
 
     def _check_move(self, agent: Agent, target: str) -> None:
         self._refuse_during_call(agent)
         if agent.sub not in _ALLOWED_FROM[target]:
-            raise _not_expected(f"{agent.login} cannot go from {agent.sub} to {target}")
+            raise RestError.not_expected(f"{agent.login} cannot go from {agent.sub} to {target}")
 
     @staticmethod
     def _check_member(agent: Agent, pg: str) -> None:
@@ -599,8 +603,3 @@ def _home_group(agent: Agent) -> str | None:
     """The group an agent enters when it names none: its preferred, else its first group."""
     config = agent.user.acd
     return config.preferred or (config.groups[0] if config.groups else None)
-
-
-def _not_expected(message: str) -> RestError:
-    """The request does not fit the agent's current state (400 NOT_EXPECTED)."""
-    return RestError(ErrorType.NOT_EXPECTED, message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import ErrorType, RestError
+from ..errors import RestError
 from .calls_core import bad_value, unauthorized
 from .calls_state import (
     ACTIVE,
@@ -57,8 +57,7 @@ def _not_supervising(*parties: Party) -> None:
 
 
 def _service_unavailable(message: str) -> RestError:
-    return RestError(
-        ErrorType.NOT_EXPECTED,
+    return RestError.not_expected(
         message,
         telephony={"errorType": "SERVICE_UNAVAILABLE", "errorCause": "UNKNOWN", "message": message},
     )

@@ -9,7 +9,7 @@ its mode (``SUPERVISION_CAUSES``).
 
 from __future__ import annotations
 
-from ..errors import ErrorType, RestError
+from ..errors import RestError
 from .calls_core import CallCore
 from .calls_state import ACTIVE, Party
 from .config import User
@@ -24,11 +24,6 @@ SUPERVISION_CAUSES = {
 }
 
 
-def _refused(message: str) -> RestError:
-    """The supervision cannot be done in the call's state (400 NOT_EXPECTED, as ACD errors)."""
-    return RestError(ErrorType.NOT_EXPECTED, message)
-
-
 class CallSupervision(CallCore):
     """Supervisors joining, changing mode in and leaving agents' distributed calls."""
 
@@ -41,17 +36,19 @@ class CallSupervision(CallCore):
         """
         call = self._calls.get(call_ref)
         if call is None:
-            raise _refused(f"The call {call_ref} of {agent_login} no longer exists")
+            raise RestError.not_expected(f"The call {call_ref} of {agent_login} no longer exists")
         agent = next(
             (p for p in call.parties if p.login == agent_login and p.pilot is not None), None
         )
         if agent is None or agent.state != ACTIVE:
             state = agent.state if agent is not None else "gone"
-            raise _refused(f"The call {call_ref} of {agent_login} is not active ({state})")
+            raise RestError.not_expected(
+                f"The call {call_ref} of {agent_login} is not active ({state})"
+            )
         if any(p.user is supervisor for p in call.parties):
-            raise _refused(f"{supervisor.login} is already in call {call_ref}")
+            raise RestError.not_expected(f"{supervisor.login} is already in call {call_ref}")
         if self.user_state(supervisor.login) == "BUSY":
-            raise _refused(f"{supervisor.login} is busy on another call")
+            raise RestError.not_expected(f"{supervisor.login} is busy on another call")
         party = Party(
             "user",
             device,
