@@ -993,18 +993,12 @@ def _default(template: str, table: Any) -> Any:
 
 
 def _targets(state: State) -> list[str]:
+    """The states ``state`` may lead to (gotos, and the actions' ``on_error: goto``)."""
     found = [state.goto] if state.goto else []
     for handlers in state.on.values():
         found.extend(h.goto for h in handlers if h.goto)
     found.extend(t.goto for t in state.after if t.goto)
-    for step in (
-        *state.enter,
-        *state.exit,
-        *(s for hs in state.on.values() for h in hs for s in h.do),
-        *(s for t in state.after for s in t.do),
-    ):
-        if step.error_goto:
-            found.append(step.error_goto)
+    found.extend(step.error_goto for step in state.steps() if step.error_goto)
     return found
 
 

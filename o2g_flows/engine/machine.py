@@ -264,8 +264,7 @@ def build_machine(
             machine.add_transition(GOTO, state.name, state.goto)
     for target in _error_targets(flow):
         sources = [name for name in flow.states if name != target] + [END]
-        if sources:
-            machine.add_transition(error_trigger(target), sources, target)
+        machine.add_transition(error_trigger(target), sources, target)
     machine.prepare()
     return machine
 
@@ -279,10 +278,8 @@ def _bind(callback: Callable[[Any, Any], None], state: State | None) -> Callable
 
 
 def _error_targets(flow: Flow) -> set[str]:
+    """The states some action's ``on_error: goto`` leads to."""
     steps: list[Step] = [s for h in flow.start for s in h.do]
     for state in flow.states.values():
-        steps.extend(state.enter)
-        steps.extend(state.exit)
-        steps.extend(s for hs in state.on.values() for h in hs for s in h.do)
-        steps.extend(s for t in state.after for s in t.do)
+        steps.extend(state.steps())
     return {step.error_goto for step in steps if step.error_goto}

@@ -6,6 +6,7 @@ so the runtime knows one shape only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,8 @@ class Timer:
 
 @dataclass(slots=True)
 class State:
+    """A machine state: actions on entering and leaving, handlers by event, timers."""
+
     name: str
     location: Location
     enter: list[Step] = field(default_factory=list)
@@ -79,6 +82,16 @@ class State:
     on: dict[str, list[Handler]] = field(default_factory=dict)
     after: list[Timer] = field(default_factory=list)
     goto: str | None = None
+
+    def steps(self) -> Iterator[Step]:
+        """Every action of the state: ``enter``, ``exit``, and its handlers' and timers' ``do``."""
+        yield from self.enter
+        yield from self.exit
+        for handlers in self.on.values():
+            for handler in handlers:
+                yield from handler.do
+        for timer in self.after:
+            yield from timer.do
 
 
 @dataclass(slots=True)
