@@ -29,11 +29,10 @@ _SERVICES = [
 _ADMIN_SERVICES = [("PbxManagement", "/pbxs"), ("UserManagement", "/logins")]
 
 
-def session_info(request: ApiRequest | web.Request, session: Session, pbx: Any) -> dict[str, Any]:
+def session_info(request: ApiRequest, session: Session) -> dict[str, Any]:
     """The SessionInfo of ``session``, services filtered by what its user may use."""
-    http = request.http if isinstance(request, ApiRequest) else request
-    base = f"{http.url.origin()}{API_PREFIX}"
-    user = pbx.users.get(session.login)
+    base = f"{request.http.url.origin()}{API_PREFIX}"
+    user = request.pbx.users.get(session.login)
     services = []
     for name, url, licenses in _SERVICES:
         if session.admin or not licenses or (user and user.licenses & set(licenses)):
@@ -54,16 +53,15 @@ def session_info(request: ApiRequest | web.Request, session: Session, pbx: Any) 
 
 @endpoint("POST /sessions", session=False)
 async def open_session(request: ApiRequest) -> web.Response:
-    gateway = request.gateway
-    session = gateway.sessions.open(request.http.cookies.get("AlcUserId"), request.body)
-    response = web.json_response(session_info(request, session, gateway.pbx))
+    session = request.gateway.sessions.open(request.http.cookies.get("AlcUserId"), request.body)
+    response = web.json_response(session_info(request, session))
     response.set_cookie("JSESSIONID", session.jsessionid, path="/api")
     return response
 
 
 @endpoint("GET /sessions")
 async def get_session(request: ApiRequest) -> dict[str, Any]:
-    return session_info(request, request.session, request.pbx)
+    return session_info(request, request.session)
 
 
 @endpoint("DELETE /sessions")
