@@ -25,9 +25,19 @@ from transitions.core import State as MachineState
 
 from .model import END, Flow, Handler, State, Step
 
-__all__ = ["START", "FlowMachine", "build_machine", "timer_trigger"]
+__all__ = [
+    "GOTO",
+    "START",
+    "FlowMachine",
+    "build_machine",
+    "error_trigger",
+    "start_trigger",
+    "timer_trigger",
+]
 
+#: The state of an execution before its start handler ran.
 START = "<start>"
+#: The trigger of a state's immediate ``goto``.
 GOTO = "<goto>"
 
 # transitions logs every callback at INFO; keep an INFO console readable
@@ -173,14 +183,17 @@ def _unsupported(machine: Machine) -> str | None:
 
 
 def timer_trigger(index: int) -> str:
+    """The trigger of the state's ``after`` timer number ``index``."""
     return f"<after:{index}>"
 
 
 def start_trigger(index: int) -> str:
+    """The trigger of the flow's start handler number ``index``."""
     return f"<start:{index}>"
 
 
 def error_trigger(state: str) -> str:
+    """The trigger of an action's ``on_error: goto state``."""
     return f"<error:{state}>"
 
 
@@ -273,7 +286,7 @@ def _plan(steps: list[Step]) -> list[_Plan] | None:
     return [_Plan(steps)] if steps else None
 
 
-def _bind(callback: Callable[[Any, Any], None], state: State | None) -> Callable[[Any], None]:
+def _bind(callback: Callable[[Any, State], None], state: State) -> Callable[[Any], None]:
     return lambda event_data: callback(event_data.model, state)
 
 
