@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from o2g_flows.spec import API_PREFIX, endpoints
+from o2g_flows.spec import API_PREFIX, endpoints, find_type
 
 from .errors import ErrorType, RestError
 from .pbx import Pbx
@@ -107,6 +107,7 @@ class _Route:
     needs_session: bool
     query_types: dict[str, str]
     success: int
+    body_required: bool
 
     @property
     def has_login_param(self) -> bool:
@@ -133,6 +134,7 @@ class Router:
                 needs_session=needs_session,
                 query_types={q["name"]: q["type"] for q in item["query_params"]},
                 success=min((r["code"] for r in item["responses"] if r["code"] < 300), default=204),
+                body_required=_body_required(item["body"]),
             )
             self._routes.setdefault(_route_key(item["path"]), []).append(route)
         for routes in self._routes.values():  # literal segments win over parameters
@@ -173,11 +175,8 @@ class Router:
                 request.cookies.get("AlcUserId"), request.cookies.get("JSESSIONID")
             )
         query = self._query(request, route)
-        login = (
-            _target_login(route, session, query, match.groupdict(), gateway.pbx)
-            if session
-            else None
-        )
+        path = match.groupdict()
+        login = _target_login(route, session, query, path, gateway.pbx) if session else None
         if session is not None and login is not None:
             licenses = route.endpoint["licenses"]["names"]
             if not gateway.pbx.has_license(gateway.pbx.users[login], licenses):
@@ -189,7 +188,7 @@ class Router:
             http=request,
             gateway=gateway,
             session=session,
-            path=match.groupdict(),
+            path=path,
             query=query,
             body=body,
             login=login,
@@ -243,13 +242,11 @@ def _target_login(
 
 async def _body(request: web.Request, route: _Route) -> Any:
     body_spec = route.endpoint["body"]
-    if body_spec is None or not request.can_read_body:
-        if body_spec is not None and _body_required(body_spec["type"]):
-            raise RestError.bad_parameter(f"a {body_spec['type']} body is required")
+    if body_spec is None:
         return None
-    raw = await request.read()
+    raw = await request.read() if request.can_read_body else b""
     if not raw.strip():
-        if _body_required(body_spec["type"]):
+        if route.body_required:
             raise RestError.bad_parameter(f"a {body_spec['type']} body is required")
         return None
     try:
@@ -269,10 +266,9 @@ async def _body(request: web.Request, route: _Route) -> Any:
     return body
 
 
-def _body_required(type_name: str) -> bool:
-    from o2g_flows.spec import find_type
-
-    definition = find_type(type_name)
+def _body_required(body_spec: dict[str, Any] | None) -> bool:
+    """Whether the endpoint's body type has a required field (an empty body is refused)."""
+    definition = find_type(body_spec["type"]) if body_spec is not None else None
     return bool(definition and any(f["required"] for f in definition.get("fields", [])))
 
 
