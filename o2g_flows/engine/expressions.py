@@ -119,10 +119,6 @@ _EQUALS = TreeInterpreter.COMPARATOR_FUNC["eq"]
 _ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
 
 
-def _is_false(value: Any) -> bool:
-    return value == "" or value == [] or value == {} or value is None or value is False
-
-
 def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float)
 
@@ -235,7 +231,7 @@ def _closure(node: dict[str, Any], table: FunctionTable) -> Closure:
 
         def both(value: Any) -> Any:
             matched = left(value)
-            return matched if _is_false(matched) else right(value)
+            return right(value) if truthy(matched) else matched
 
         return both
     if kind == "or_expression":
@@ -243,7 +239,7 @@ def _closure(node: dict[str, Any], table: FunctionTable) -> Closure:
 
         def either(value: Any) -> Any:
             matched = left(value)
-            return right(value) if _is_false(matched) else matched
+            return matched if truthy(matched) else right(value)
 
         return either
     if kind == "not_expression":
@@ -279,9 +275,21 @@ _SAME_INPUT = {
     "key_val_pair",
     "flatten",
 }
+# Node types whose first child reads the node's input and the others what it produced.
+_CHAINS = {
+    "subexpression",
+    "index_expression",
+    "pipe",
+    "projection",
+    "filter_projection",
+    "value_projection",
+}
 
 
-def _check(node: dict[str, Any], source: str, table: FunctionTable, roots: frozenset[str]) -> set:
+def _check(
+    node: dict[str, Any], source: str, table: FunctionTable, roots: frozenset[str]
+) -> set[str]:
+    """The context names ``node`` reads; raises ``ExpressionError`` at the first problem."""
     names: set[str] = set()
     _walk(node, True, source, table, roots, names)
     return names
@@ -306,12 +314,8 @@ def _walk(
         return
     if kind == "function_expression":
         _check_call(node, source, table)
-    if kind in ("subexpression", "index_expression", "pipe"):
+    if kind in _CHAINS:
         # the first child reads the input, the rest read what it produced
-        for i, child in enumerate(children):
-            _walk(child, at_root and i == 0, source, table, roots, names)
-        return
-    if kind in ("projection", "filter_projection", "value_projection"):
         for i, child in enumerate(children):
             _walk(child, at_root and i == 0, source, table, roots, names)
         return
@@ -563,7 +567,7 @@ def compile_value(
         }
         if any(isinstance(item, Dynamic) for item in items.values()):
             return _Mapping(items)
-        return dict(items)
+        return items
     if isinstance(value, list):
         items_list = [
             compile_value(item, table, roots, on_error, (*path, index))
@@ -571,5 +575,5 @@ def compile_value(
         ]
         if any(isinstance(item, Dynamic) for item in items_list):
             return _Sequence(items_list)
-        return list(items_list)
+        return items_list
     return value
