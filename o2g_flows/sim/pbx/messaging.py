@@ -75,14 +75,8 @@ class Messaging:
         Emits OnEventSummaryUpdated when something was deleted.
         """
         inbox = self._inboxes[login]
-        deleted = [
-            vm["voicemailId"]
-            for vm in inbox.voicemails
-            if voicemail_ids is None or vm["voicemailId"] in voicemail_ids
-        ]
+        deleted, inbox.voicemails = _split(inbox.voicemails, "voicemailId", voicemail_ids)
         if deleted:
-            gone = set(deleted)
-            inbox.voicemails = [vm for vm in inbox.voicemails if vm["voicemailId"] not in gone]
             self.publish_summary(login)
         return deleted
 
@@ -137,15 +131,9 @@ class Messaging:
         """
         inbox = self._inboxes[login]
         before = self.summary(login)
-        deleted = [
-            r["recordId"]
-            for r in inbox.records
-            if record_ids is None or r["recordId"] in record_ids
-        ]
+        deleted, inbox.records = _split(inbox.records, "recordId", record_ids)
         if not deleted:
             return []
-        gone = set(deleted)
-        inbox.records = [r for r in inbox.records if r["recordId"] not in gone]
         event: dict[str, Any] = {"eventName": "OnComRecordsDeleted", "loginName": login}
         if record_ids is not None:
             event["recordIds"] = deleted
@@ -162,11 +150,36 @@ class Messaging:
         self.publish_summary(login)
         return callback
 
+    def delete_callbacks(self, login: str, callback_ids: set[str] | None = None) -> list[str]:
+        """Delete these callback requests (all when None); return the deleted ids.
+
+        Emits OnEventSummaryUpdated when something was deleted.
+        """
+        inbox = self._inboxes[login]
+        deleted, inbox.callbacks = _split(inbox.callbacks, "callbackId", callback_ids)
+        if deleted:
+            self.publish_summary(login)
+        return deleted
+
     def send_mini_message(self, sender: str, recipient: str, text: str) -> dict[str, Any]:
         """Deliver a mini-message from ``sender`` (a login or number) to ``recipient``."""
         message = {"sender": sender, "date": iso_now(), "message": text}
         self._inboxes[recipient].mini_messages.append(message)
         self.publish_summary(recipient)
+        return message
+
+    def read_mini_message(self, login: str) -> dict[str, Any] | None:
+        """The newest unread mini-message, now read (None when there is none).
+
+        Read messages are kept before the unread ones; OnEventSummaryUpdated is emitted.
+        """
+        inbox = self._inboxes[login]
+        if len(inbox.mini_messages) <= inbox.read_mini_messages:
+            return None
+        message = inbox.mini_messages.pop()
+        inbox.mini_messages.insert(inbox.read_mini_messages, message)
+        inbox.read_mini_messages += 1
+        self.publish_summary(login)
         return message
 
     # -- event summary --------------------------------------------------------------------------
@@ -218,6 +231,15 @@ def _is_missed(record: dict[str, Any]) -> bool:
         return False
     owner = next((p for p in record.get("participants", []) if "role" in p), None)
     return owner is not None and owner["role"] == "CALLEE" and not owner.get("answered", False)
+
+
+def _split(
+    items: list[dict[str, Any]], key: str, ids: set[Any] | None
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The ids (``item[key]``) of the items named in ``ids`` (all when None), and the others."""
+    deleted = [item[key] for item in items if ids is None or item[key] in ids]
+    kept = [item for item in items if ids is not None and item[key] not in ids]
+    return deleted, kept
 
 
 def _not_empty(inbox: Inbox) -> bool:

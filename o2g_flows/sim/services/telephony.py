@@ -360,23 +360,14 @@ async def incoming_callbacks(request: ApiRequest) -> dict[str, Any]:
 
 @endpoint("DELETE /telephony/incomingCallbacks")
 async def delete_callbacks(request: ApiRequest) -> None:
-    login = request.user.login
-    inbox = request.pbx.messaging.inbox(login)
-    if inbox.callbacks:
-        inbox.callbacks = []
-        request.pbx.messaging.publish_summary(login)
+    request.pbx.messaging.delete_callbacks(request.user.login)
 
 
 @endpoint("DELETE /telephony/incomingCallbacks/{callbackId}")
 async def delete_callback(request: ApiRequest) -> None:
-    login = request.user.login
     wanted = request.path["callbackId"]
-    inbox = request.pbx.messaging.inbox(login)
-    kept = [c for c in inbox.callbacks if c["callbackId"] != wanted]
-    if len(kept) == len(inbox.callbacks):
+    if not request.pbx.messaging.delete_callbacks(request.user.login, {wanted}):
         raise RestError.not_found(f"Unknown callback {wanted}")
-    inbox.callbacks = kept
-    request.pbx.messaging.publish_summary(login)
 
 
 # -- mini-messages ------------------------------------------------------------------------------
@@ -384,15 +375,11 @@ async def delete_callback(request: ApiRequest) -> None:
 
 @endpoint("GET /telephony/miniMessages")
 async def read_mini_message(request: ApiRequest) -> dict[str, Any]:
-    """The newest unread message, now read (unread ones are kept after the read ones)."""
+    """The newest unread message, now read."""
     login = request.user.login
-    inbox = request.pbx.messaging.inbox(login)
-    if len(inbox.mini_messages) <= inbox.read_mini_messages:
+    message = request.pbx.messaging.read_mini_message(login)
+    if message is None:
         raise RestError.bad_parameter(f"{login} has no new mini-message")
-    message = inbox.mini_messages.pop()
-    inbox.mini_messages.insert(inbox.read_mini_messages, message)
-    inbox.read_mini_messages += 1
-    request.pbx.messaging.publish_summary(login)
     return message
 
 
