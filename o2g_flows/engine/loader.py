@@ -161,8 +161,7 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
     for builder in builders:
         for name, location in builder.event_refs:
             if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = _did_you_mean(name, sorted(known))
                 builder.error(location, f"unknown event {name!r}{hint}")
         flow = builder.flow
         if flow is not None and not builder.errors:
@@ -212,8 +211,7 @@ class _FlowBuilder:
         allowed = tuple(allowed)
         for key in node:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = _did_you_mean(key, allowed)
                 self.error(self.at_key(node, key), f"unknown key {key!r} in {where}{hint}")
 
     def mapping(self, parent: Any, key: Any, where: str) -> CommentedMap | None:
@@ -658,8 +656,7 @@ class _FlowBuilder:
     def _check_graph(self, start: list[Handler], states: dict[str, State]) -> None:
         for target, where in self.gotos:
             if target != END and target not in states:
-                close = difflib.get_close_matches(target, [*states, END], n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = _did_you_mean(target, [*states, END])
                 self.error(where, f"goto: unknown state {target!r}{hint}")
         reached: set[str] = set()
         pending = [h.goto for h in start if h.goto]
@@ -754,8 +751,7 @@ class _FlowBuilder:
     def _action(self, name: Any, where: Location) -> ActionSpec | None:
         spec = self.registry.actions.get(name) if isinstance(name, str) else None
         if spec is None:
-            close = difflib.get_close_matches(str(name), sorted(self.registry.actions), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = _did_you_mean(name, sorted(self.registry.actions))
             self.error(where, f"unknown action {name!r}{hint}")
         return spec
 
@@ -809,8 +805,7 @@ class _FlowBuilder:
             param = spec.param(arg)
             if param is None:
                 names = [p.name for p in spec.params]
-                close = difflib.get_close_matches(str(arg), names, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = _did_you_mean(arg, names)
                 self.error(
                     self.at_key(args_node, arg) if container is not None else where,
                     f"{spec.name} has no argument {arg!r}{hint}; it takes "
@@ -1017,6 +1012,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return value
+
+
+def _did_you_mean(word: Any, options: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the option closest to ``word``, or nothing."""
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _kind(value: Any) -> str:
