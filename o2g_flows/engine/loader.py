@@ -486,14 +486,7 @@ class _FlowBuilder:
         if "start" not in data:
             self.error(self.at(data), "a machine needs start: (on, when, goto)")
         else:
-            node = data["start"]
-            items = (
-                [(data, "start")]
-                if isinstance(node, CommentedMap)
-                else [(node, i) for i in range(len(node))]
-                if isinstance(node, CommentedSeq)
-                else []
-            )
+            items = _one_or_list(data, "start", CommentedMap)
             if not items:
                 self.error(self.at(data, "start"), "start must be a mapping or a list of them")
             for parent, key in items:
@@ -578,37 +571,24 @@ class _FlowBuilder:
                 continue
             self.event_refs.append((event, where))
             value = table[event]
-            items: list[tuple[Any, Any]]
             if value is None:
-                items = []
                 handlers[event] = [Handler((event,), where)]
                 continue
-            if isinstance(value, CommentedSeq):
-                items = [(value, i) for i in range(len(value))]
-            else:
-                items = [(table, event)]
             found = []
-            for parent, key in items:
+            for parent, key in _one_or_list(table, event, object):  # mapping() checks each
                 handler_node = self.mapping(parent, key, f"the {event} handler")
                 if handler_node is None:
                     continue
                 self.keys(handler_node, HANDLER_KEYS, f"the {event} handler")
                 when = self.expression(handler_node, "when") if "when" in handler_node else None
                 steps = self.steps(handler_node, "do") if "do" in handler_node else []
-                goto = self.goto(handler_node) if "goto" in handler_node else None
+                goto = self.goto(handler_node)
                 found.append(Handler((event,), self.at(parent, key), when, steps, goto))
             handlers[event] = found
         return handlers
 
     def _timers(self, node: CommentedMap) -> list[Timer]:
-        value = node["after"]
-        items = (
-            [(node, "after")]
-            if isinstance(value, CommentedMap)
-            else [(value, i) for i in range(len(value))]
-            if isinstance(value, CommentedSeq)
-            else []
-        )
+        items = _one_or_list(node, "after", CommentedMap)
         if not items:
             self.error(self.at(node, "after"), "after must be a mapping (seconds, goto, do)")
         timers = []
@@ -637,20 +617,21 @@ class _FlowBuilder:
                 self.error(self.at(timer, unit), f"{unit} must be a number >= 0 or a template")
                 continue
             steps = self.steps(timer, "do") if "do" in timer else []
-            goto = self.goto(timer) if "goto" in timer else None
+            goto = self.goto(timer)
             if goto is None and not steps:
                 self.error(self.at(timer), "after needs goto: or do:")
             timers.append(Timer(delay, self.at(parent, key), goto, steps))
         return timers
 
-    def goto(self, node: CommentedMap, key: str = "goto") -> str | None:
-        if key not in node:
+    def goto(self, node: CommentedMap) -> str | None:
+        """``node``'s ``goto:`` target (checked once every state is known), or None."""
+        if "goto" not in node:
             return None
-        target = node[key]
+        target = node["goto"]
         if not isinstance(target, str):
-            self.error(self.at(node, key), f"goto must name a state, not {_kind(target)}")
+            self.error(self.at(node, "goto"), f"goto must name a state, not {_kind(target)}")
             return None
-        self.gotos.append((target, self.at(node, key)))
+        self.gotos.append((target, self.at(node, "goto")))
         return target
 
     def _check_graph(self, start: list[Handler], states: dict[str, State]) -> None:
@@ -673,14 +654,7 @@ class _FlowBuilder:
                 self.error(state.location, f"state {name!r} is never entered")
 
     def events(self, node: CommentedMap, key: str) -> tuple[str, ...]:
-        value = node[key]
-        items = (
-            [(node, key)]
-            if isinstance(value, str)
-            else [(value, i) for i in range(len(value))]
-            if isinstance(value, CommentedSeq)
-            else []
-        )
+        items = _one_or_list(node, key, str)
         if not items:
             self.error(self.at(node, key), "on: must be an event name or a list of them")
         names = []
@@ -1012,6 +986,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return value
+
+
+def _one_or_list(node: Any, key: Any, single: type) -> list[tuple[Any, Any]]:
+    """``(parent, key)`` of each item ``node[key]`` holds: each element of a list, the value
+    itself if it is a ``single``, nothing otherwise."""
+    value = node[key]
+    if isinstance(value, CommentedSeq):
+        return [(value, i) for i in range(len(value))]
+    if isinstance(value, single):
+        return [(node, key)]
+    return []
 
 
 def _did_you_mean(word: Any, options: Iterable[str]) -> str:
