@@ -163,22 +163,11 @@ class RoutingBook:
 
     def validate_forward(self, login: str, route: dict[str, Any]) -> dict[str, Any]:
         """A ForwardRoute checked for ``login``, as it will be stored; else a routing error."""
-        destination = _single_destination(route, "INVALID_FORWARD_ROUTE")
-        kind = destination["type"]
-        if kind == "VOICEMAIL":
-            self._check_voicemail(login)
-            target = {"type": "VOICEMAIL"}
-        elif kind == "NUMBER":
-            number = self._check_number(login, destination, "INVALID_FORWARD_ROUTE")
-            self._check_forward_loop(login, number)
-            target = {"type": "NUMBER", "number": number}
-        else:
-            raise routing_error(
-                "BAD_PARAMETER_VALUE",
-                kind,
-                "INVALID_FORWARD_ROUTE",
-                f"a forward destination must be VOICEMAIL or NUMBER, not {kind}",
-            )
+        invalid = "INVALID_FORWARD_ROUTE"
+        destination = _single_destination(route, invalid)
+        target = self._target(login, destination, destination["type"], invalid, "a forward")
+        if target["type"] == "NUMBER":
+            self._check_forward_loop(login, target["number"])
         checked: dict[str, Any] = {"destinations": [target]}
         if route.get("forwardType"):
             checked["forwardType"] = route["forwardType"]
@@ -186,25 +175,31 @@ class RoutingBook:
 
     def validate_overflow(self, login: str, route: dict[str, Any]) -> dict[str, Any]:
         """An OverflowRoute checked for ``login``; UNKNOWN destinations are resolved."""
-        destination = _single_destination(route, "INVALID_OVERFLOW_ROUTE")
+        invalid = "INVALID_OVERFLOW_ROUTE"
+        destination = _single_destination(route, invalid)
         kind = destination["type"]
         if kind == "UNKNOWN":
             number = destination.get("number") or ""
             kind = "VOICEMAIL" if number == self._pbx.config.voicemail_service else "NUMBER"
+        target = self._target(login, destination, kind, invalid, "an overflow")
+        return {"overflowType": route["overflowType"], "destinations": [target]}
+
+    def _target(
+        self, login: str, destination: dict[str, Any], kind: str, invalid: str, route_name: str
+    ) -> dict[str, Any]:
+        """A ``kind`` destination of ``login``'s route (``route_name``: "a forward", "an
+        overflow"), checked, as it is stored; ``invalid`` is the route's RoutingErrorCause."""
         if kind == "VOICEMAIL":
             self._check_voicemail(login)
-            target = {"type": "VOICEMAIL"}
-        elif kind == "NUMBER":
-            number = self._check_number(login, destination, "INVALID_OVERFLOW_ROUTE")
-            target = {"type": "NUMBER", "number": number}
-        else:
-            raise routing_error(
-                "BAD_PARAMETER_VALUE",
-                kind,
-                "INVALID_OVERFLOW_ROUTE",
-                f"an overflow destination must be VOICEMAIL or NUMBER, not {kind}",
-            )
-        return {"overflowType": route["overflowType"], "destinations": [target]}
+            return {"type": "VOICEMAIL"}
+        if kind == "NUMBER":
+            return {"type": "NUMBER", "number": self._check_number(login, destination, invalid)}
+        raise routing_error(
+            "BAD_PARAMETER_VALUE",
+            kind,
+            invalid,
+            f"{route_name} destination must be VOICEMAIL or NUMBER, not {kind}",
+        )
 
     def _check_voicemail(self, login: str) -> None:
         if not self._pbx.users[login].voicemail:
