@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from .expressions import (
     compile_text,
     compile_value,
 )
+from .functions import FunctionTable
 from .model import END, MODES, Expect, Flow, Handler, State, Step, TestCase, TestEvent, Timer
 from .registry import Registry
 
@@ -948,17 +950,18 @@ class _Scaled(Dynamic):
         return self.value.expressions()
 
 
-_DEFAULTS: dict[tuple[int, str], Any] = {}
+#: Compiled default templates, per function table (an id could be reused by a later table).
+_DEFAULTS: weakref.WeakKeyDictionary[FunctionTable, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _default(template: str, table: Any) -> Any:
-    """A parameter's default, compiled once per function table."""
-    cache_key = (id(table), template)
-    if cache_key not in _DEFAULTS:
-        _DEFAULTS[cache_key] = (
-            compile_text(template, table) if isinstance(template, str) else template
-        )
-    return _DEFAULTS[cache_key]
+def _default(value: Any, table: FunctionTable) -> Any:
+    """A parameter's default, its template compiled once per function table."""
+    if not isinstance(value, str):
+        return value
+    compiled = _DEFAULTS.setdefault(table, {})
+    if value not in compiled:
+        compiled[value] = compile_text(value, table)
+    return compiled[value]
 
 
 def _targets(state: State) -> list[str]:
