@@ -37,17 +37,21 @@ def _device_user(request: ApiRequest, device: str, licenses: tuple[str, ...] = _
     return owner
 
 
-def _leg(request: ApiRequest, device: str) -> Party:
-    """The party of the device's owner in the path's call, which must be on ``device`` (or
-    ring there too: a remote extension)."""
+def _owner_party(request: ApiRequest, device: str) -> Party:
+    """The party of the device's owner in the path's call (an unknown call is told first)."""
     call_ref = request.path["callRef"]
     calls = _calls(request)
     calls.get(call_ref)
-    user = _device_user(request, device)
-    party = calls.party_of(call_ref, user.login)
+    return calls.party_of(call_ref, _device_user(request, device).login)
+
+
+def _leg(request: ApiRequest, device: str) -> Party:
+    """The party of the device's owner in the path's call, which must be on ``device`` (or
+    ring there too: a remote extension)."""
+    party = _owner_party(request, device)
     if device not in (party.number, party.also_ringing):
         raise RestError.incompatible_state(
-            f"Call {call_ref} has no leg on {device}", cause="INVALID_DEVICE"
+            f"Call {request.path['callRef']} has no leg on {device}", cause="INVALID_DEVICE"
         )
     return party
 
@@ -247,14 +251,10 @@ async def device_leg(request: ApiRequest) -> dict[str, Any]:
 @endpoint("POST /telephony/calls/{callRef}/deviceLegs/{legId}")
 async def switch_device(request: ApiRequest) -> None:
     leg_id = request.path["legId"]
-    call_ref = request.path["callRef"]
-    calls = _calls(request)
-    calls.get(call_ref)
-    user = _device_user(request, leg_id)
-    party = calls.party_of(call_ref, user.login)
+    party = _owner_party(request, leg_id)
     if party.number != leg_id:
-        raise RestError.not_found(f"Unknown leg {leg_id} in call {call_ref}")
-    calls.switch_device(party, request.body["otherDeviceId"])
+        raise RestError.not_found(f"Unknown leg {leg_id} in call {request.path['callRef']}")
+    _calls(request).switch_device(party, request.body["otherDeviceId"])
 
 
 @endpoint("GET /telephony/devices")
