@@ -93,7 +93,8 @@ def _paths(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult, bool]:
+def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
+    """The plugins (their errors printed as warnings) and the flows of ``args.paths``."""
     if args.handler is not _run and logging.getLogger().level > logging.DEBUG:
         log.setLevel(logging.WARNING)  # offline runs report results, not every step
     folders = args.plugins if args.plugins else ["plugins"]
@@ -102,12 +103,11 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult, bool]:
         print(f"warning: {error}", file=sys.stderr)
     for name in registry.plugins:
         log.debug("plugin loaded: %s", name)
-    result = load_flows(args.paths, registry)
-    return registry, result, bool(plugin_errors)
+    return registry, load_flows(args.paths, registry)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    _, result, _ = _load(args)
+    _, result = _load(args)
     for error in result.errors:
         print(error)
     print(
@@ -120,7 +120,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from .testing import replay, run_tests
 
-    registry, result, _ = _load(args)
+    registry, result = _load(args)
     for error in result.errors:
         print(error)
     if args.replay:
@@ -143,9 +143,10 @@ def _test(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .console import setup_console
+    from .runner import run_flows
 
     setup_console(verbose=logging.getLogger().level <= logging.DEBUG)
-    registry, result, _ = _load(args)
+    registry, result = _load(args)
     for error in result.errors:
         log.error("%s", error)
     if not result.flows:
@@ -162,11 +163,5 @@ def _run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             return 1
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_serve(args, registry, result))
+        return asyncio.run(run_flows(args, registry, result.flows))
     return 130
-
-
-async def _serve(args: argparse.Namespace, registry: Registry, result: LoadResult) -> int:
-    from .runner import run_flows
-
-    return await run_flows(args, registry, result.flows)

@@ -61,25 +61,19 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             if set(source.events) & engine.event_names()
         ]
         ready = asyncio.Event()
-        tasks = [
-            asyncio.create_task(
-                live.run(
-                    engine, client, record=args.record, sources=sources, ready=ready, echo=True
-                )
-            )
-        ]
+        running = asyncio.create_task(
+            live.run(engine, client, record=args.record, sources=sources, ready=ready, echo=True)
+        )
+        ending = [running]  # the engine stops, or the duration is over
+        if args.duration is not None:
+            ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
+        tasks = list(ending)
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
-        if args.duration is not None:
-            tasks.append(asyncio.create_task(asyncio.sleep(args.duration)))
         try:
-            done, _ = await asyncio.wait(
-                [tasks[0], tasks[-1]] if args.duration is not None else [tasks[0]],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            for task in done:
-                if task is tasks[0] and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
+            if running in done:
+                running.result()  # raises what stopped it
         finally:
             for task in tasks:
                 task.cancel()
