@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .functions import remote_number
+
 __all__ = ["describe_event", "setup_console"]
 
 _QUIET = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "transitions")
@@ -34,12 +36,9 @@ def describe_event(event: dict[str, Any]) -> str:
     legs = event.get("legs") or event.get("modifiedLegs")
     if isinstance(legs, list) and legs and isinstance(legs[0], dict):
         parts.append(f"{legs[0].get('deviceId')}:{legs[0].get('state')}")
-    parties = event.get("participants") or event.get("addedParticipants")
-    if name == "OnCallCreated" and isinstance(parties, list) and parties:
-        identity = (parties[0] or {}).get("identity") or {}
-        number = (identity.get("id") or {}).get("phoneNumber") or parties[0].get("participantId")
-        if number:
-            parts.append(f"with {number}")
+    number = remote_number(event) if name == "OnCallCreated" else None
+    if number:
+        parts.append(f"with {number}")
     if event.get("cause"):
         parts.append(f"cause {event['cause']}")
     state = event.get("state")

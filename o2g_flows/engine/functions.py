@@ -15,7 +15,14 @@ from typing import Any
 from jmespath import functions as _jp
 from jmespath.visitor import Options, TreeInterpreter
 
-__all__ = ["BUILTIN_FUNCTIONS", "FunctionSpec", "FunctionTable", "parse_days", "parse_windows"]
+__all__ = [
+    "BUILTIN_FUNCTIONS",
+    "FunctionSpec",
+    "FunctionTable",
+    "parse_days",
+    "parse_windows",
+    "remote_number",
+]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -183,7 +190,7 @@ def _normalize_number(number: Any, *country: str) -> str | None:
     return text
 
 
-def _remote_number(event: Any) -> str | None:
+def remote_number(event: Any) -> str | None:
     """The phone number of the other party of a call event (first participant)."""
     if not isinstance(event, dict):
         return None
@@ -235,7 +242,7 @@ BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "remote_number",
-        _remote_number,
+        remote_number,
         ((),),
         doc="remote_number(event): the other party's phone number in a call event",
     ),
