@@ -77,26 +77,9 @@ class ApiRequest:
         return self.pbx.users[self.login]
 
     def require_admin(self) -> None:
+        """NOT_ALLOWED unless the session is an administrator's."""
         if not self.session.admin:
             raise RestError.not_allowed("This operation needs an administrator session")
-
-    def check_device(self, device_id: str) -> User:
-        """The owner of ``device_id``; a user session may only use its own devices."""
-        owner = self.pbx.user_by_number(device_id)
-        if owner is None:
-            raise RestError.bad_parameter(
-                f"Unknown device {device_id}",
-                telephony={
-                    "errorType": "BAD_PARAMETER_VALUE",
-                    "errorCause": "INVALID_DEVICE",
-                    "message": f"Unknown device {device_id}",
-                },
-            )
-        if not self.session.admin and owner.login != self.session.login:
-            raise RestError.not_allowed(
-                f"Device {device_id} does not belong to {self.session.login}"
-            )
-        return owner
 
 
 @dataclass(slots=True)
