@@ -46,10 +46,13 @@ class Clock(ABC):
     """Where the engine reads the time (seconds since the epoch)."""
 
     @abstractmethod
-    def time(self) -> float: ...
+    def time(self) -> float:
+        """Seconds since the epoch."""
 
 
 class SystemClock(Clock):
+    """The machine's clock."""
+
     def time(self) -> float:
         return time.time()
 
@@ -68,10 +71,12 @@ class Timers(ABC):
     """Schedules callbacks at absolute times; handles cancel them."""
 
     @abstractmethod
-    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any: ...
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
+        """Call ``callback(*args)`` at ``when`` (epoch seconds); returns a handle for ``cancel``."""
 
     @abstractmethod
-    def cancel(self, handle: Any) -> None: ...
+    def cancel(self, handle: Any) -> None:
+        """Drop a pending timer (a timer already fired or cancelled is ignored)."""
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Begin firing (called from the running event loop)."""
@@ -119,6 +124,7 @@ class SchedulerTimers(Timers):
             self.scheduler.shutdown(wait=False)
         self._heap.clear()
         self._armed = None
+        self._cancelled = 0
 
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
         entry = [when, next(self._order), callback, args]
