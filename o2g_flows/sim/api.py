@@ -236,16 +236,7 @@ async def _body(request: web.Request, route: _Route) -> Any:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RestError.bad_parameter(f"malformed JSON body: {exc}") from None
-    extra = (
-        body.pop("webHookUrl", None)
-        if isinstance(body, dict) and body_spec["type"] == "SubscriptionRequest"
-        else None
-    )
     validate_body(body, body_spec["type"], route.endpoint["service"])
-    if extra is not None:
-        if not isinstance(extra, str):
-            raise RestError.bad_parameter("body.webHookUrl: expected string")
-        body["webHookUrl"] = extra
     return body
 
 

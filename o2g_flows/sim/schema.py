@@ -27,10 +27,16 @@ _PRIMITIVES = {
 
 
 #: Spec facts the parsed catalogue lost: extra enum values (overflow destinations may be
-#: USER, OTHER or ASSOCIATE) and a field that takes either of two shapes (a directory
-#: Criterion's operand is a string, or a list of Criterion for AND/OR).
+#: USER, OTHER or ASSOCIATE), a field that takes either of two shapes (a directory
+#: Criterion's operand is a string, or a list of Criterion for AND/OR) and an optional field
+#: the spec names only in a title (a subscription's webHookUrl, sent by the Node SDK).
 _EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
 _EITHER_OR = {("Criterion", "operand"): "Criterion"}
+_EXTRA_FIELDS = {
+    "SubscriptionRequest": [
+        {"name": "webHookUrl", "type": "string", "required": False, "is_list": False}
+    ]
+}
 
 
 def validate_body(body: Any, type_name: str, service: str) -> None:
@@ -58,7 +64,9 @@ def _check(value: Any, type_name: str, service: str, where: str) -> None:
         raise RestError.bad_parameter(
             f"{where}: expected a {type_name} object, got {_json_kind(value)}"
         )
-    fields = {field["name"]: field for field in definition["fields"]}
+    fields = {
+        field["name"]: field for field in (*definition["fields"], *_EXTRA_FIELDS.get(type_name, ()))
+    }
     for key in value:
         if key not in fields:
             raise RestError.bad_parameter(f"{where}: unknown field '{key}' in {type_name}")
