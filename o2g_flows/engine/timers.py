@@ -159,11 +159,13 @@ class SchedulerTimers(Timers):
         now = time.time()
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, _, callback, args = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            callback = entry[2]
             if callback is None:
                 self._cancelled -= 1
                 continue
-            callback(*args)
+            entry[2] = None  # fired: a later cancel() (leaving the state) is not counted
+            callback(*entry[3])
         while heap and heap[0][2] is None:
             heapq.heappop(heap)
             self._cancelled -= 1
