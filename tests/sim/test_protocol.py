@@ -115,8 +115,8 @@ async def test_session_expires_without_requests_and_keepalive_restarts_it() -> N
         async with httpx.AsyncClient(base_url=sim.url + API) as client:
             await client.get(sim.url + "/api/rest/authenticate", auth=("alice", "1001"))
             await client.post("/sessions", json={"applicationName": "t"})
-            for _ in range(4):  # 0.6 s in all, kept alive
-                await asyncio.sleep(0.15)
+            for _ in range(8):  # 0.4 s in all, kept alive
+                await asyncio.sleep(0.05)
                 assert (await client.post("/sessions/keepalive")).status_code == 204
             await asyncio.sleep(0.45)
             answer = await client.get("/sessions")

@@ -143,14 +143,16 @@ async def test_delete_closes_the_channel(sim: Simulator, session_of) -> None:
         )
     ).json()
     lines = []
+    started = asyncio.Event()
 
     async def read() -> None:
         async with alice.stream("GET", body["publicPollingUrl"]) as stream:
             async for line in stream.aiter_lines():
                 lines.append(json.loads(line))
+                started.set()
 
     reading = asyncio.create_task(read())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(started.wait(), 2)
     assert (await alice.delete(f"/subscriptions/{body['subscriptionId']}")).status_code == 204
     await asyncio.wait_for(reading, 2)  # the response ended
     assert lines[0] == {"eventName": "OnChannelInformation", "text": "Chunk started"}
@@ -203,7 +205,9 @@ async def test_events_are_queued_while_the_channel_is_down(
     alice = await session_of("alice")
     reader = await subscribe(alice, names=["telephony"])
     await reader.close()
-    await asyncio.sleep(0.05)  # the gateway notices the channel is gone
+    async with httpx.AsyncClient(base_url=sim.url) as control, asyncio.timeout(3):
+        while (await control.get("/sim/state")).json()["subscriptions"][0]["connected"]:
+            await asyncio.sleep(0.01)  # until the gateway notices the channel is gone
     sim.pbx.emit(busy("alice"))  # nobody reading: queued
     lines = []
     url = f"{sim.url}/OTEvents?subscriptionId={reader.subscription_id}"
