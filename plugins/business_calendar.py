@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
 
-from o2g_flows.plugins import Param
+from o2g_flows.plugins import ActionContext, Param, Registry
 
 
-def register(registry) -> None:
+def register(registry: Registry) -> None:
+    """Add ``holiday()``, the ``notify`` action and the ``webhook`` event source."""
     registry.function("holiday", "object|string|null", doc="holiday(now): a French public holiday")(
         holiday
     )
@@ -74,14 +76,15 @@ def _easter(year: int) -> date:
     return date(year, month, day)
 
 
-async def notify(ctx, args: dict[str, Any]) -> Any:
+async def notify(ctx: ActionContext, args: dict[str, Any]) -> Any:
+    """Post ``{"text": args["text"]}`` to ``$O2G_FLOWS_NOTIFY_URL``."""
     url = os.environ.get("O2G_FLOWS_NOTIFY_URL")
     if not url:
         raise RuntimeError("notify: set $O2G_FLOWS_NOTIFY_URL to the chat webhook")
     return await ctx.gateway.http("POST", url, json={"text": args["text"]}, action=ctx.action)
 
 
-async def webhook(emit) -> None:
+async def webhook(emit: Callable[[dict[str, Any]], None]) -> None:
     """Listen on 127.0.0.1:$O2G_FLOWS_WEBHOOK_PORT until cancelled."""
 
     async def receive(request: web.Request) -> web.Response:

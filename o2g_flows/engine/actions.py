@@ -22,6 +22,7 @@ __all__ = [
     "ActionSpec",
     "Param",
     "check_type",
+    "describe_type",
 ]
 
 Runner = Callable[["ActionContext", dict[str, Any]], Awaitable[Any]]
@@ -68,6 +69,7 @@ class ActionSpec:
     free_form: bool = False
 
     def param(self, name: str) -> Param | None:
+        """The declared parameter ``name``, or None."""
         for param in self.params:
             if param.name == name:
                 return param
@@ -113,6 +115,7 @@ def check_type(param: Param, value: Any) -> tuple[bool, Any]:
 
 
 def describe_type(param: Param) -> str:
+    """What ``param`` accepts, for error messages (``a phone number (text)``)."""
     if param.choices:
         return "one of " + ", ".join(param.choices)
     return {

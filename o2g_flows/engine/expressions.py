@@ -386,10 +386,12 @@ class Dynamic(ABC):
     __slots__ = ()
 
     @abstractmethod
-    def render(self, context: Any) -> Any: ...
+    def render(self, context: Any) -> Any:
+        """The value in ``context``; raises ``EvaluationError`` when an expression fails."""
 
     @abstractmethod
-    def expressions(self) -> Iterator[Expression]: ...
+    def expressions(self) -> Iterator[Expression]:
+        """The expressions it holds (the loader collects the names they read)."""
 
 
 class _Whole(Dynamic):

@@ -62,6 +62,7 @@ class FunctionTable:
         self._interpreter = None
 
     def copy(self) -> FunctionTable:
+        """A table with the same registered functions, to add to independently."""
         return FunctionTable(list(self._custom.values()))
 
     def arity_of(self, name: str) -> tuple[int, bool] | None:
@@ -77,9 +78,11 @@ class FunctionTable:
         return len(signature), variadic
 
     def names(self) -> list[str]:
+        """Every function name, JMESPath's and registered ones, sorted."""
         return sorted({*self._custom, *_jp.Functions.FUNCTION_TABLE})
 
     def custom(self) -> list[FunctionSpec]:
+        """The registered functions (built-in flow functions and plugins')."""
         return list(self._custom.values())
 
     def functions(self) -> _jp.Functions:

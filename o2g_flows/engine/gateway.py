@@ -10,11 +10,21 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ["ActionError", "Gateway", "LiveGateway", "Recorded", "RecordingGateway"]
+if TYPE_CHECKING:
+    from ..client import O2GClient
+
+__all__ = [
+    "ActionError",
+    "Gateway",
+    "LiveGateway",
+    "Recorded",
+    "RecordingGateway",
+    "error_details",
+]
 
 
 class ActionError(Exception):
@@ -60,7 +70,9 @@ class Gateway(ABC):
 class LiveGateway(Gateway):
     """Sends through an ``O2GClient`` (``o2g_flows.client``) and one shared httpx client."""
 
-    def __init__(self, client: Any, *, admin: bool = True, http: httpx.AsyncClient | None = None):
+    def __init__(
+        self, client: O2GClient, *, admin: bool = True, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.client = client
         self.admin = admin
         self._http = http
@@ -136,6 +148,7 @@ class LiveGateway(Gateway):
         return await self.invoke("acd.get_state", {"login_name": login_name})
 
     async def aclose(self) -> None:
+        """Close the webhook HTTP client, unless it was given."""
         if self._own_http and self._http is not None:
             await self._http.aclose()
 

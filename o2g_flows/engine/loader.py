@@ -90,9 +90,11 @@ class LoadResult:
 
     @property
     def ok(self) -> bool:
+        """True when nothing failed to load."""
         return not self.errors
 
     def report(self) -> str:
+        """The errors, one ``file:line:col: message`` per line."""
         return "\n".join(str(error) for error in self.errors)
 
 

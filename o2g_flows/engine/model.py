@@ -47,6 +47,7 @@ class Step:
 
     @property
     def name(self) -> str:
+        """The action's name."""
         return self.action.name
 
 
@@ -96,6 +97,8 @@ class State:
 
 @dataclass(slots=True)
 class TestEvent:
+    """An event a test sends, ``at`` seconds after its start."""
+
     at: float
     event: dict[str, Any]
     location: Location
@@ -113,6 +116,8 @@ class Expect:
 
 @dataclass(slots=True)
 class TestCase:
+    """One entry of a flow's ``tests:``."""
+
     name: str
     location: Location
     events: list[TestEvent] = field(default_factory=list)

@@ -47,6 +47,7 @@ class Registry:
         )
 
     def add_action(self, spec: ActionSpec) -> None:
+        """Register an action; a name already taken is a ``ValueError``."""
         if spec.name in self.actions:
             raise ValueError(f"action {spec.name!r} is already defined")
         self.actions[spec.name] = spec

@@ -67,7 +67,7 @@ class Execution:
         "visit",
     )
 
-    def __init__(self, runtime: FlowRuntime, key: Any, serial: int, event: dict[str, Any]):
+    def __init__(self, runtime: FlowRuntime, key: Any, serial: int, event: dict[str, Any]) -> None:
         self.runtime = runtime
         self.key = key
         self.serial = serial
@@ -87,12 +87,15 @@ class Execution:
 
     @property
     def flow(self) -> Flow:
+        """The flow this execution runs."""
         return self.runtime.flow
 
     def variables(self) -> dict[str, Any]:
+        """``vars``: the flow's, with what ``set`` and ``as`` added (copied on first write)."""
         return self.runtime.flow.vars if self.vars is None else self.vars
 
     def set_vars(self, values: dict[str, Any]) -> None:
+        """Set execution variables, leaving the flow's own ``vars`` untouched."""
         if self.vars is None:
             self.vars = dict(self.runtime.flow.vars)
         self.vars.update(values)
@@ -138,6 +141,7 @@ class FlowRuntime:
         self.skipped = 0
 
     def executions(self) -> list[Execution]:
+        """The flow's live executions."""
         found: list[Execution] = []
         for value in self.live.values():
             found.extend(value if isinstance(value, list) else (value,))
@@ -203,6 +207,7 @@ class Engine:
     # -- flows --------------------------------------------------------------------------------
 
     def add_flow(self, flow: Flow) -> FlowRuntime:
+        """Start running ``flow`` (enabled or not); a name already loaded is a ValueError."""
         if flow.name in self.flows:
             raise ValueError(f"flow {flow.name!r} is already loaded")
         runtime = FlowRuntime(flow, self)

@@ -61,6 +61,8 @@ class ActionRecord:
 
 @dataclass
 class TestResult:
+    """The outcome of one flow test: what went wrong, and the actions taken."""
+
     flow: str
     name: str
     location: Location
@@ -69,17 +71,21 @@ class TestResult:
     actions: list[ActionRecord] = field(default_factory=list)
 
     def report(self) -> str:
+        """``PASS``/``FAIL`` with the test's place, then each problem indented."""
         head = f"{'PASS' if self.passed else 'FAIL'} {self.location} {self.flow}: {self.name}"
         return "\n".join([head, *("    " + line for p in self.problems for line in p.splitlines())])
 
 
 @dataclass
 class ReplayReport:
+    """What a replay fed and what the flows would have done."""
+
     events: int = 0
     actions: list[ActionRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def report(self) -> str:
+        """One line per action, the log's errors, and a count."""
         lines = [f"{record.line()}  [{record.flow} {record.key}]" for record in self.actions]
         lines.extend(self.errors)
         lines.append(

@@ -190,6 +190,7 @@ class VirtualTimers(Timers):
         handle[4] = True
 
     def next_due(self) -> float | None:
+        """When the earliest pending timer is due, or None."""
         while self._heap and self._heap[0][4]:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None

@@ -76,6 +76,7 @@ class Trace:
         self.entries: list[tuple[Any, ...]] = []
 
     def add(self, *entry: Any) -> None:
+        """Append one entry ``(time, kind, ...)`` (see the class docstring)."""
         self.entries.append(entry)
 
     def actions(self) -> list[tuple[Any, ...]]:
@@ -164,12 +165,13 @@ def _describe(item: dict[str, Any]) -> str:
 class TraceStore:
     """Finished traces: the ``recent`` last ones, and separately the ``failed`` last ones."""
 
-    def __init__(self, recent: int = 200, failed: int = 200, redact_numbers: bool = False):
+    def __init__(self, recent: int = 200, failed: int = 200, redact_numbers: bool = False) -> None:
         self.redact_numbers = redact_numbers
         self._recent: deque[Trace] = deque(maxlen=recent)
         self._failed: deque[Trace] = deque(maxlen=failed)
 
     def archive(self, trace: Trace) -> None:
+        """Keep a finished trace (redacted first if the store redacts numbers)."""
         if self.redact_numbers:
             _redact_in_place(trace)
         self._recent.append(trace)

@@ -35,6 +35,8 @@ _KINDS = ("call", "answer", "hangup", "dial", "logon", "ready", "pause", "logoff
 
 @dataclass(frozen=True, slots=True)
 class TrafficStep:
+    """One step of a traffic file: ``kind`` (call, answer...) and its ``args``, at ``at`` s."""
+
     at: float
     kind: str
     args: dict[str, Any]
