@@ -128,10 +128,7 @@ async def run_case(
     )
     engine.action_log = []
     for item in sorted(case.events, key=lambda e: e.at):
-        await _advance(engine, timers, start_at + item.at)
-        gateway.observe(item.event)
-        engine.dispatch(item.event)
-        await engine.idle()
+        await _feed(engine, timers, start_at + item.at, item.event)
     await _advance(engine, timers, None if case.until is None else start_at + case.until)
     actions = _records(engine, start_at)
     effects = [record for record in actions if engine.registry.actions[record.action].effect]
@@ -140,7 +137,17 @@ async def run_case(
     return TestResult(flow.name, case.name, case.location, not problems, problems, actions)
 
 
+async def _feed(engine: Engine, timers: VirtualTimers, at: float, event: dict[str, Any]) -> None:
+    """Move the virtual clock to ``at`` (firing timers), then dispatch ``event`` and let the
+    actions it causes run; the recording gateway sees it first, to answer guards."""
+    await _advance(engine, timers, at)
+    engine.gateway.observe(event)
+    engine.dispatch(event)
+    await engine.idle()
+
+
 async def _advance(engine: Engine, timers: VirtualTimers, until: float | None) -> None:
+    """Fire the timers due by ``until`` (all of them when None), in order."""
     clock = timers.clock
     for _ in range(_MAX_TIMER_FIRINGS):
         due = timers.next_due()
@@ -293,11 +300,7 @@ async def replay(
     )
     engine.action_log = []
     for at, event in entries:
-        target = max(clock.now, at if at is not None else clock.now)
-        await _advance(engine, timers, target)
-        gateway.observe(event)
-        engine.dispatch(event)
-        await engine.idle()
+        await _feed(engine, timers, max(clock.now, at if at is not None else clock.now), event)
         report.events += 1
     await _advance(engine, timers, None)
     report.actions = _records(engine, start_at)
