@@ -13,6 +13,7 @@ from .server import run_standalone
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sim`` command to the CLI's subcommands."""
     parser = subparsers.add_parser(
         "sim", help="run the O2G simulator", description="Serve a simulated O2G gateway and PBX."
     )

@@ -156,16 +156,19 @@ class EventHub:
         self._reindex()
 
     def unsubscribe(self, session: Session, subscription_id: str) -> None:
+        """DELETE /subscriptions/{id}: the session's subscription ends (404 if not its own)."""
         subscription = self._subscriptions.get(subscription_id)
         if subscription is None or subscription.session is not session:
             raise RestError.not_found(f"Unknown subscription {subscription_id}")
         self._remove(subscription)
 
     def session_closed(self, session: Session) -> None:
+        """The session ended: its subscriptions end too."""
         for subscription_id in list(session.subscriptions):
             self._remove(self._subscriptions[subscription_id])
 
     def get(self, subscription_id: str) -> Subscription | None:
+        """The subscription with this id, if it is still open."""
         return self._subscriptions.get(subscription_id)
 
     def _remove(self, subscription: Subscription) -> None:
@@ -365,6 +368,7 @@ class EventHub:
                 await asyncio.sleep(self._timing.webhook_retry)
 
     async def close(self) -> None:
+        """End every subscription and the webhook client (the simulator is stopping)."""
         for subscription in list(self._subscriptions.values()):
             self._remove(subscription)
         if self._http is not None:

@@ -35,6 +35,7 @@ class Gateway:
         self.ready = True
 
     async def close(self) -> None:
+        """Close every session and subscription and cancel the PBX timers."""
         self.sessions.close_all()
         await self.hub.close()
         self.pbx.close()
@@ -76,6 +77,7 @@ class Simulator:
 
     @property
     def ready(self) -> bool:
+        """Whether the REST API serves requests (False: 503 NOT_READY, as a starting gateway)."""
         return self.gateway is not None and self.gateway.ready
 
     @ready.setter
@@ -143,6 +145,7 @@ class Simulator:
         await self.start()
 
     async def close(self) -> None:
+        """Stop, and remove the self-signed certificate of a TLS simulator."""
         await self.stop()
         if self._tmp is not None:
             self._tmp.cleanup()

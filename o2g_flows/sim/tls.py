@@ -56,6 +56,7 @@ def make_self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Pa
 
 
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A server-side TLS context presenting ``cert_file``."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context

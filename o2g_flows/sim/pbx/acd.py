@@ -147,6 +147,7 @@ class Acd:
         return agent
 
     def agents(self) -> list[Agent]:
+        """Every agent and supervisor, in the PBX file's order."""
         return list(self._agents.values())
 
     def by_number(self, number: str) -> Agent | None:
@@ -154,6 +155,7 @@ class Acd:
         return next((a for a in self._agents.values() if number in a.numbers()), None)
 
     def group(self, number: str) -> ProcessingGroup:
+        """The processing group ``number``; BAD_PARAMETER if there is none."""
         try:
             return self._groups[number]
         except KeyError:
@@ -236,12 +238,14 @@ class Acd:
     # -- sub-states on request ------------------------------------------------------------------
 
     def ready(self, login: str) -> None:
+        """The agent asks to be READY (the queues of its group are served at once)."""
         agent = self._in_group(login)
         if agent.sub != READY:
             self._check_move(agent, READY)
             self._become_ready(agent)
 
     def pause(self, login: str) -> None:
+        """The agent takes a pause."""
         agent = self._in_group(login)
         if agent.sub != PAUSE:
             self._check_move(agent, PAUSE)

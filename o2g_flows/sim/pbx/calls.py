@@ -182,12 +182,14 @@ class CallModel(CallSupervision):
     # -- hold, retrieve, alternate, reconnect ---------------------------------------------------
 
     def hold(self, party: Party) -> None:
+        """Put the ACTIVE leg on hold."""
         if party.state != ACTIVE:
             raise _incompatible(party, "hold")
         _not_supervising(party)
         self._set_state(party, HELD)
 
     def retrieve(self, party: Party) -> None:
+        """Take the HELD leg back (refused while another call is active on the device)."""
         if party.state != HELD:
             raise _incompatible(party, "retrieve")
         if self._other_leg(party, (ACTIVE,)) is not None:
@@ -460,6 +462,7 @@ class CallModel(CallSupervision):
     # -- call data ------------------------------------------------------------------------------
 
     def send_dtmf(self, party: Party, digits: str) -> None:
+        """Send DTMF digits on the ACTIVE leg (kept in the call's ``dtmf`` list)."""
         if party.state != ACTIVE:
             raise _incompatible(party, "send DTMF in")
         _not_supervising(party)
@@ -478,6 +481,7 @@ class CallModel(CallSupervision):
         self._tell_all(call)
 
     def send_account_info(self, party: Party, info: str) -> None:
+        """Set the call's account info (digits); every user in the call is told."""
         if not info.isdigit():
             raise bad_value(f"account info {info!r} must be numerical", "INVALID_DATA")
         call = party.call
@@ -551,6 +555,7 @@ class CallModel(CallSupervision):
         self._device_state(user, number, "IN_SERVICE")
 
     def desk_logoff(self, user: User) -> None:
+        """Log ``user`` off its desk-sharing set; its calls ring on its own set again."""
         dss = self._dss.get(user.login)
         if dss is None:
             raise RestError.incompatible_state(
@@ -586,6 +591,7 @@ class CallModel(CallSupervision):
         )
 
     def device_states(self, user: User) -> list[dict[str, Any]]:
+        """DeviceState of each of the user's devices, its desk-sharing set included."""
         states = [{"deviceId": device.id, "state": device.state} for device in user.devices]
         dss = self._dss.get(user.login)
         if dss is not None:

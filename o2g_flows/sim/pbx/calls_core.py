@@ -117,6 +117,7 @@ class CallCore:
         return self._dss.get(user.login, user.number)
 
     def user_state(self, login: str) -> str:
+        """FREE or BUSY, as the last OnUserStateModified of ``login`` told."""
         return self._user_states.get(login, "FREE")
 
     def dialled(self, raw: str) -> str:

@@ -28,6 +28,7 @@ class HuntingGroups:
         self._logged_off: set[str] = set()
 
     def numbers(self) -> list[str]:
+        """The hunting group numbers of the PBX."""
         return list(self._members)
 
     def current(self, login: str) -> str | None:
@@ -35,6 +36,7 @@ class HuntingGroups:
         return next((number for number, m in self._members.items() if login in m), None)
 
     def is_logged_on(self, login: str) -> bool:
+        """Whether ``login`` takes its group's calls (an error if it is in no group)."""
         self._require_member(login)
         return login not in self._logged_off
 
@@ -66,6 +68,7 @@ class HuntingGroups:
         members.append(login)
 
     def leave(self, login: str, number: str) -> None:
+        """``login`` is no longer a member of group ``number``."""
         members = self._group(number)
         if login in members:
             members.remove(login)

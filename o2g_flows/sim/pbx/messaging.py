@@ -38,6 +38,7 @@ class Messaging:
         self._ids = itertools.count(1)
 
     def inbox(self, login: str) -> Inbox:
+        """What waits for ``login`` (read it; change it through the methods below)."""
         return self._inboxes[login]
 
     def next_id(self) -> int:
@@ -204,6 +205,7 @@ class Messaging:
             self.publish_summary(login)
 
     def publish_summary(self, login: str) -> None:
+        """Emit OnEventSummaryUpdated with the counters of ``login``."""
         self._pbx.emit(
             {
                 "eventName": "OnEventSummaryUpdated",

@@ -77,17 +77,21 @@ class RoutingBook:
         }
 
     def state(self, login: str) -> RoutingState:
+        """The routing state of ``login`` (read it; change it through the setters)."""
         return self._states[login]
 
     def set_dnd(self, login: str, active: bool) -> None:
+        """Activate or cancel do-not-disturb (OnRoutingStateChanged)."""
         self._states[login].dnd = active
         self.publish(login)
 
     def set_forward(self, login: str, route: dict[str, Any] | None) -> None:
+        """Set a checked forward route (``validate_forward``), None to cancel it."""
         self._states[login].forward = route
         self.publish(login)
 
     def set_overflow(self, login: str, route: dict[str, Any] | None) -> None:
+        """Set a checked overflow route (``validate_overflow``), None to cancel it."""
         self._states[login].overflow = route
         self.publish(login)
 
