@@ -103,6 +103,16 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
         ]
     }
     delay = {"anyOf": [{"type": "number", "minimum": 0}, _TEMPLATE]}
+    # a test's events and expected actions: {at: TIME, NAME: {...}}
+    timed_items = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"at": duration},
+            "minProperties": 1,
+            "maxProperties": 2,
+        },
+    }
     defs: dict[str, Any] = {
         "expression": {
             "type": "string",
@@ -202,24 +212,8 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
                     "additionalProperties": {"type": "string"},
                     "description": "action or client method -> error message",
                 },
-                "events": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"at": duration},
-                        "minProperties": 1,
-                        "maxProperties": 2,
-                    },
-                },
-                "expect": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"at": duration},
-                        "minProperties": 1,
-                        "maxProperties": 2,
-                    },
-                },
+                "events": timed_items,
+                "expect": timed_items,
                 "absent": {
                     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
                 },
