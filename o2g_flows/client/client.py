@@ -69,7 +69,6 @@ class O2GClient:
             retry_for=retry_for,
         )
         self._event_read_timeout = event_read_timeout
-        self._subscriptions: list[Subscription] = []
         self._streams: set[EventStream] = set()
         self.sessions = SessionsService(connection)
         self.users = UsersService(connection)
@@ -146,14 +145,11 @@ class O2GClient:
         request = {"filter": filter_, "version": "1.0", "timeout": timeout}
         subscription = Subscription(request)
         await subscription.activate(self._connection)
-        self._subscriptions.append(subscription)
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """Delete the subscription; its event stream ends."""
         subscription.active = False
-        if subscription in self._subscriptions:
-            self._subscriptions.remove(subscription)
         if subscription.is_current(self._connection):
             with contextlib.suppress(NotFoundError):  # already gone with its session
                 await self.subscriptions.delete(subscription.id)
