@@ -201,15 +201,13 @@ class Acd:
         """One-step logoff; refused while the agent holds a distributed call."""
         agent = self._logged_on(login)
         self._refuse_during_call(agent)
-        self._pbx.cancel(agent.wrapup_timer)
         for other in self._agents.values():
             if other.help_from and (other is agent or other.help_from == login):
                 self._end_help(other)
             if other.supervision and (other is agent or other.supervision.agent == login):
                 self._end_supervision(other)
-        agent.main, agent.sub, agent.device, agent.pg = LOG_OFF, None, None, None
-        agent.withdraw_reason = agent.headset = agent.wrapup_timer = None
-        self.publish(agent)
+        agent.main, agent.device, agent.pg, agent.headset = LOG_OFF, None, None, None
+        self._set(agent, None)
 
     def enter_pg(self, login: str, pg: str) -> None:
         """A logged-on supervisor out of group enters ``pg`` (second logon step)."""
@@ -231,9 +229,8 @@ class Acd:
         if agent.pg != pg:
             raise RestError.bad_parameter(f"{login} is not in processing group {pg}")
         self._refuse_during_call(agent)
-        self._pbx.cancel(agent.wrapup_timer)
-        agent.sub, agent.pg, agent.withdraw_reason, agent.wrapup_timer = OUT_OF_PG, None, None, None
-        self.publish(agent)
+        agent.pg = None
+        self._set(agent, OUT_OF_PG)
 
     # -- sub-states on request ------------------------------------------------------------------
 
@@ -542,7 +539,8 @@ class Acd:
                 f"(groups: {', '.join(agent.user.acd.groups) or 'none'})"
             )
 
-    def _set(self, agent: Agent, sub: str, reason: int | None = None) -> None:
+    def _set(self, agent: Agent, sub: str | None, reason: int | None = None) -> None:
+        """Put the agent in sub-state ``sub`` (its wrap-up timer stops) and publish it."""
         self._pbx.cancel(agent.wrapup_timer)
         agent.wrapup_timer = None
         agent.sub, agent.withdraw_reason = sub, reason
