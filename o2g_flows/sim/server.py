@@ -65,6 +65,7 @@ class Simulator:
         self._router: Router | None = None
         self._runner: web.AppRunner | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._key_file: Path | None = None
         self.gateway: Gateway | None = None
         self.ca_file: Path | None = None
         self.url = ""
@@ -119,8 +120,8 @@ class Simulator:
         if self._tls:
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="o2g-sim-")
-                self.ca_file, _ = make_self_signed(Path(self._tmp.name), self._host)
-            ssl_context = server_context(self.ca_file, Path(self._tmp.name) / "key.pem")
+                self.ca_file, self._key_file = make_self_signed(Path(self._tmp.name), self._host)
+            ssl_context = server_context(self.ca_file, self._key_file)
         site = web.TCPSite(
             self._runner, self._host, self._port, ssl_context=ssl_context, reuse_address=True
         )
