@@ -436,7 +436,7 @@ class CallCore:
     # -- ACD queues -----------------------------------------------------------------------------
 
     def _queue(self, call: Call, pilot: Pilot) -> tuple[Party | None, str | None]:
-        queue = self._queues.setdefault(pilot.number, deque())
+        queue = self._queues[pilot.number]
         if len(queue) >= pilot.queue_size:
             return None, "BUSY"
         party = Party("pilot", pilot.number, RINGING_INCOMING, "CALLEE")
@@ -467,13 +467,15 @@ class CallCore:
         assert call is not None and pilot is not None
         waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
         self._attach(call, waiting)
-        self._queues.setdefault(pilot, deque()).appendleft(call)
+        self._queues[pilot].appendleft(call)
         self._replace(agent_party, waiting, None, None, None)
 
     def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
-        config = next((p for p in self._pbx.config.pilots if p.number == pilot), None)
+        """The acdCallData of ``call`` offered to ``agent`` with ``waiting`` calls queued."""
+        config = self._pbx.resolve(pilot).pilot
+        assert config is not None
         groups = agent.acd.groups if agent.acd else []
-        group = next((g for g in groups if config and g in config.groups), None)
+        group = next((g for g in groups if g in config.groups), None)
         waited = int(time.monotonic() - call.queued_at)
         info: dict[str, Any] = {"queueWaitingTime": waited, "globalWaitingTime": waited}
         if group is not None:
@@ -483,7 +485,7 @@ class CallCore:
             "callInfo": info,
             "queueData": {
                 "waitingTime": 0,
-                "saturated": config is not None and waiting >= config.queue_size,
+                "saturated": waiting >= config.queue_size,
             },
             "pilotNumber": pilot,
         }
