@@ -258,7 +258,7 @@ class EventHub:
             return None
         if not session.admin:
             user = self._pbx.users.get(session.login)
-            if user and not user.licenses & {"TELEPHONY_BASIC", "TELEPHONY_ADVANCED"}:
+            if user and not self._pbx.has_license(user, ["TELEPHONY_BASIC", "TELEPHONY_ADVANCED"]):
                 return f"User {session.login} has no telephony license"
             return None
         available = self._pbx.config.licenses.get("TELEPHONY_ADVANCED", 0)

@@ -2,7 +2,7 @@
 
 Each domain (calls, routing, messaging, ACD...) is a component that receives
 the ``Pbx`` and keeps its own state; they talk to each other through the
-attributes set up in ``Pbx.__init__``.
+attributes set up in ``Pbx._build_components``.
 """
 
 from __future__ import annotations
