@@ -276,11 +276,10 @@ class Engine:
             else listeners.everyone
         )
         for runtime in runtimes:
-            self._offer(runtime, event)
+            self._offer(runtime, event, name)
 
-    def _offer(self, runtime: FlowRuntime, event: dict[str, Any]) -> None:
+    def _offer(self, runtime: FlowRuntime, event: dict[str, Any], name: str) -> None:
         flow = runtime.flow
-        name = event["eventName"]
         context = {
             "event": event,
             "key": None,
@@ -290,12 +289,11 @@ class Engine:
         }
         try:
             key = flow.key.evaluate(context)
-            hash(key)
-        except (EvaluationError, TypeError):
+            current = runtime.live.get(key)
+        except (EvaluationError, TypeError):  # TypeError: a key that cannot be hashed
             return
         if key is None:
             return
-        current = runtime.live.get(key)
         if current is not None:
             if isinstance(current, list):
                 for execution in list(current):
