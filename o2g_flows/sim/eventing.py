@@ -297,8 +297,7 @@ class EventHub:
         self, request: web.Request, subscription: Subscription
     ) -> web.StreamResponse:
         """Stream the subscription's events as NDJSON until timeout, DELETE or disconnect."""
-        if subscription._channel is not None and subscription._request is not None:
-            subscription.drop_channel()  # a newer channel replaces the old one
+        subscription.drop_channel()  # a newer channel replaces the old one, if any
         response = web.StreamResponse(
             headers={"Content-Type": "application/json", "Cache-Control": "no-cache"}
         )
