@@ -100,8 +100,6 @@ class LiveGateway(Gateway):
             arguments.pop("login_name", None)
         try:
             return await target(**arguments)
-        except ActionError:
-            raise
         except Exception as exc:
             raise ActionError(str(exc) or type(exc).__name__, error_details(exc)) from exc
 
