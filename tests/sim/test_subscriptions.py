@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,16 @@ def busy(login: str) -> dict:
 
 def routing(login: str) -> dict:
     return {"eventName": "OnRoutingStateChanged", "loginName": login, "routingState": {}}
+
+
+async def post_subscription(
+    client: httpx.AsyncClient, selector: dict | None = None, **extra: Any
+) -> httpx.Response:
+    """POST /subscriptions with one selector (the session's telephony events by default)."""
+    selectors = [selector or {"names": ["telephony"]}]
+    return await client.post(
+        "/subscriptions", json={"filter": {"selectors": selectors}, "version": "1.0", **extra}
+    )
 
 
 async def test_user_subscription_gets_only_its_own_events(
@@ -68,32 +79,24 @@ async def test_selector_rules(session_of) -> None:
     alice = await session_of("alice")
     admin = await session_of("admin")
 
-    async def post(client, selector, **extra):
-        return await client.post(
-            "/subscriptions", json={"filter": {"selectors": [selector]}, "version": "1.0", **extra}
-        )
-
-    mixed = await post(alice, {"names": ["telephony", "eventSummary"]})
+    mixed = await post_subscription(alice, {"names": ["telephony", "eventSummary"]})
     assert mixed.status_code == 400 and "one per selector" in mixed.json()["innerMessage"]
-    unknown = await post(alice, {"names": ["OnNothing"]})
+    unknown = await post_subscription(alice, {"names": ["OnNothing"]})
     assert unknown.status_code == 400 and "OnNothing" in unknown.json()["innerMessage"]
-    other_user = await post(alice, {"names": ["telephony"], "ids": ["bob"]})
+    other_user = await post_subscription(alice, {"names": ["telephony"], "ids": ["bob"]})
     assert other_user.status_code == 403
-    admin_without_ids = await post(admin, {"names": ["telephony"]})
+    admin_without_ids = await post_subscription(admin, {"names": ["telephony"]})
     assert admin_without_ids.status_code == 400
     assert "ids is mandatory" in admin_without_ids.json()["innerMessage"]
-    system_for_user = await post(alice, {"names": ["system"]})
+    system_for_user = await post_subscription(alice, {"names": ["system"]})
     assert system_for_user.status_code == 403
-    bad_timeout = await post(alice, {"names": ["telephony"]}, timeout=1)
+    bad_timeout = await post_subscription(alice, {"names": ["telephony"]}, timeout=1)
     assert bad_timeout.status_code == 400
 
 
 async def test_licence_count_refuses_a_too_large_admin_subscription(session_of) -> None:
     admin = await session_of("admin")
-    answer = await admin.post(
-        "/subscriptions",
-        json={"filter": {"selectors": [{"names": ["telephony"], "ids": ["*"]}]}, "version": "1.0"},
-    )
+    answer = await post_subscription(admin, {"names": ["telephony"], "ids": ["*"]})
     assert answer.json()["status"] == "ACCEPTED"  # 17 users, 100 licences
 
 
@@ -103,15 +106,8 @@ async def test_licence_refusal_names_the_reason() -> None:
         async with httpx.AsyncClient(base_url=sim.url + "/api/rest/1.0") as admin:
             await admin.get(sim.url + "/api/rest/authenticate", auth=("admin", "admin"))
             await admin.post("/sessions", json={"applicationName": "t"})
-            answer = await admin.post(
-                "/subscriptions",
-                json={
-                    "version": "1.0",
-                    "filter": {
-                        "selectors": [{"names": ["telephony"], "ids": ["alice", "bob", "carol"]}]
-                    },
-                },
-            )
+            selector = {"names": ["telephony"], "ids": ["alice", "bob", "carol"]}
+            answer = await post_subscription(admin, selector)
     body = answer.json()
     assert body["status"] == "REFUSED"
     assert "3 supervised users exceed the 2" in body["message"]
@@ -132,16 +128,7 @@ async def test_put_changes_the_filter(sim: Simulator, session_of, subscribe) -> 
 
 async def test_delete_closes_the_channel(sim: Simulator, session_of) -> None:
     alice = await session_of("alice")
-    body = (
-        await alice.post(
-            "/subscriptions",
-            json={
-                "filter": {"selectors": [{"names": ["telephony"]}]},
-                "version": "1.0",
-                "timeout": 0,
-            },
-        )
-    ).json()
+    body = (await post_subscription(alice, timeout=0)).json()
     lines = []
     started = asyncio.Event()
 
@@ -161,16 +148,7 @@ async def test_delete_closes_the_channel(sim: Simulator, session_of) -> None:
 
 async def test_keepalives_on_a_timeout_zero_channel(sim: Simulator, session_of) -> None:
     alice = await session_of("alice")
-    body = (
-        await alice.post(
-            "/subscriptions",
-            json={
-                "filter": {"selectors": [{"names": ["telephony"]}]},
-                "version": "1.0",
-                "timeout": 0,
-            },
-        )
-    ).json()
+    body = (await post_subscription(alice, timeout=0)).json()
     texts = []
     async with alice.stream("POST", body["privatePollingUrl"]) as stream:
         async for line in stream.aiter_lines():
@@ -182,16 +160,7 @@ async def test_keepalives_on_a_timeout_zero_channel(sim: Simulator, session_of) 
 
 async def test_channel_closes_after_timeout_without_activity(sim: Simulator, session_of) -> None:
     alice = await session_of("alice")  # FAST: one subscription minute lasts 0.5 s
-    body = (
-        await alice.post(
-            "/subscriptions",
-            json={
-                "filter": {"selectors": [{"names": ["telephony"]}]},
-                "version": "1.0",
-                "timeout": 2,
-            },
-        )
-    ).json()
+    body = (await post_subscription(alice, timeout=2)).json()
     lines = []
     async with asyncio.timeout(3), alice.stream("POST", body["privatePollingUrl"]) as stream:
         async for line in stream.aiter_lines():
@@ -268,14 +237,7 @@ async def test_webhook_delivery_posts_each_event(sim: Simulator, session_of) -> 
     port = site._server.sockets[0].getsockname()[1]
     try:
         alice = await session_of("alice")
-        answer = await alice.post(
-            "/subscriptions",
-            json={
-                "filter": {"selectors": [{"names": ["telephony"]}]},
-                "version": "1.0",
-                "webHookUrl": f"http://127.0.0.1:{port}/hook",
-            },
-        )
+        answer = await post_subscription(alice, webHookUrl=f"http://127.0.0.1:{port}/hook")
         assert answer.json()["status"] == "ACCEPTED"
         assert "privatePollingUrl" not in answer.json()
         sim.pbx.emit(busy("alice"))
