@@ -138,7 +138,7 @@ class LiveGateway(Gateway):
                 "telephony.get_call", {"call_ref": call_ref, "login_name": login_name}
             )
         except ActionError as exc:
-            if exc.details.get("type") == "NOT_FOUND" or exc.details.get("status") == 404:
+            if exc.details.get("type") == "NOT_FOUND" or exc.details.get("status_code") == 404:
                 return None
             raise
 
