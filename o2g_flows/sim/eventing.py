@@ -35,6 +35,17 @@ CHUNK_STARTED = b'{"eventName":"OnChannelInformation","text":"Chunk started"}\n'
 KEEPALIVE = b'{"eventName":"OnChannelInformation","text":"keepalive"}\n'
 
 
+def _default_filter(session: Session) -> dict[str, Any]:
+    """No filter given: every package the session may select, one selector each."""
+    if session.admin:
+        return {"selectors": [{"names": [package], "ids": ["*"]} for package in PACKAGES]}
+    return {
+        "selectors": [
+            {"names": [package]} for package in PACKAGES if package not in _ADMIN_PACKAGES
+        ]
+    }
+
+
 def encode_event(event: dict[str, Any]) -> bytes:
     """One event as a compact JSON line."""
     return orjson.dumps(event) + b"\n"
@@ -111,7 +122,7 @@ class EventHub:
             raise RestError.bad_parameter(f"timeout {timeout} must be 0 or between 2 and 60")
         if request.get("version") != "1.0":
             raise RestError.bad_parameter(f"unsupported event version {request.get('version')!r}")
-        filter_ = request.get("filter") or {"selectors": [{"names": sorted(PACKAGES)}]}
+        filter_ = request.get("filter") or _default_filter(session)
         routes = self._routes(session, filter_)
         refusal = self._license_refusal(session, routes)
         if refusal:

@@ -264,3 +264,25 @@ async def test_control_api_injects_events_and_dumps_state(
     await reader.wait_for("OnUserStateModified")
     assert state["users"]["alice"]["companyPhone"] == "2001"
     assert state["subscriptions"][0]["login"] == "alice"
+
+
+async def test_without_a_filter_a_user_gets_all_its_packages(sim: Simulator, session_of) -> None:
+    alice = await session_of("alice")
+    answer = await alice.post("/subscriptions", json={"version": "1.0", "timeout": 0})
+    assert answer.json()["status"] == "ACCEPTED"
+    subscription = sim.gateway.hub.get(answer.json()["subscriptionId"])
+    assert subscription.matches("OnCallCreated", "alice")
+    assert subscription.matches("OnRoutingStateChanged", "alice")
+    assert not subscription.matches("OnCallCreated", "bob")
+    assert not subscription.matches("OnPbxLoaded", None)  # system events: administrators only
+
+
+async def test_without_a_filter_an_administrator_gets_everything(
+    sim: Simulator, session_of
+) -> None:
+    admin = await session_of("admin")
+    answer = await admin.post("/subscriptions", json={"version": "1.0", "timeout": 0})
+    assert answer.json()["status"] == "ACCEPTED"
+    subscription = sim.gateway.hub.get(answer.json()["subscriptionId"])
+    assert subscription.matches("OnCallCreated", "bob")
+    assert subscription.matches("OnPbxLoaded", None)
