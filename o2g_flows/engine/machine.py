@@ -54,6 +54,7 @@ class FlowMachine(Machine):
     _routes: dict[tuple[str, str], tuple[_Route, ...]] | None = None  # set by prepare()
 
     def add_model(self, model: Any, initial: Any = None) -> None:
+        """Set the model's (or each model's) initial state; nothing is bound or listed."""
         models = model if isinstance(model, list) else [model]
         for item in models:
             self.set_state(initial or self.initial, model=item)
