@@ -523,8 +523,13 @@ def _expect(item: dict[str, Any], names: TypeNames) -> tuple[str, str]:
     return ("object?", f"{py} | None") if empty else ("object", py)
 
 
-def render_method(item: dict[str, Any], attribute: str, names: TypeNames) -> tuple[list[str], set]:
-    """One generated method, and the type names it uses."""
+def render_method(
+    item: dict[str, Any], attribute: str, names: TypeNames, constants: dict[tuple[str, ...], str]
+) -> tuple[list[str], set[str]]:
+    """One generated method, and the type names it uses.
+
+    ``constants`` names the module's enum value sets (``_ACTION``); new ones are added.
+    """
     endpoint_id, name = item["id"], NAMES[item["id"]]
     params = endpoint_params(item, names)
     login = next((p for p in params if p.where == "query" and p.wire == "loginName"), None)
@@ -547,7 +552,7 @@ def render_method(item: dict[str, Any], attribute: str, names: TypeNames) -> tup
     lines += _docstring(item, ordered)
     label = f"{attribute}.{name}"
     for param in ordered:
-        lines.append("        " + _check_line(param, label))
+        lines.append("        " + _check_line(param, label, constants))
     path = re.sub(r"\{(\w+)\}", lambda m: "{_" + snake(m.group(1)) + "}", item["path"])
     arguments = [f'"{item["method"]}"', f'f"{path}"' if "{" in path else f'"{path}"']
     query = [p for p in params if p.where == "query"]
@@ -584,7 +589,7 @@ def _query_entry(param: Param) -> str:
 _ITEM_KINDS = {"text": "str", "integer": "int", "boolean": "bool", "choice": "str"}
 
 
-def _check_line(param: Param, label: str) -> str:
+def _check_line(param: Param, label: str, constants: dict[tuple[str, ...], str]) -> str:
     text = f'"{label}: {param.name}"'
     if param.where == "path":
         safe = ', "/"' if param.multi_segment else ""
@@ -594,19 +599,18 @@ def _check_line(param: Param, label: str) -> str:
         kind = _ITEM_KINDS.get(param.check, "dict")
         return f"check.items({text}, {param.name}, {kind}{optional})"
     if param.check == "choice":
-        return f"check.choice({text}, {param.name}, {_choices_constant(param)}{optional})"
+        allowed = _choices_constant(param, constants)
+        return f"check.choice({text}, {param.name}, {allowed}{optional})"
     return f"check.{param.check}({text}, {param.name}{optional})"
 
 
-_CHOICE_CONSTANTS: dict[tuple[str, ...], str] = {}
-
-
-def _choices_constant(param: Param) -> str:
-    if param.choices not in _CHOICE_CONSTANTS:
+def _choices_constant(param: Param, constants: dict[tuple[str, ...], str]) -> str:
+    """The module constant holding ``param``'s allowed values (named on first use)."""
+    if param.choices not in constants:
         base = "_" + snake(param.type if param.type != "str" else param.wire).upper()
-        taken = set(_CHOICE_CONSTANTS.values())
-        _CHOICE_CONSTANTS[param.choices] = base if base not in taken else f"{base}_{len(taken)}"
-    return _CHOICE_CONSTANTS[param.choices]
+        taken = set(constants.values())
+        constants[param.choices] = base if base not in taken else f"{base}_{len(taken)}"
+    return constants[param.choices]
 
 
 def _docstring(item: dict[str, Any], params: list[Param]) -> list[str]:
@@ -634,11 +638,11 @@ def _docstring(item: dict[str, Any], params: list[Param]) -> list[str]:
 
 def render_service(service: str, items: list[dict[str, Any]], names: TypeNames) -> str:
     attribute, class_name = SERVICES[service]
-    _CHOICE_CONSTANTS.clear()
+    constants: dict[tuple[str, ...], str] = {}
     methods: list[str] = []
     used: set[str] = set()
     for item in items:
-        lines, types_used = render_method(item, attribute, names)
+        lines, types_used = render_method(item, attribute, names, constants)
         methods += ["", *lines]
         used |= types_used
     imports = sorted(used)
@@ -663,7 +667,7 @@ def render_service(service: str, items: list[dict[str, Any]], names: TypeNames) 
             lines += [f"        {name}," for name in imports]
             lines.append("    )")
     lines += ["", f'__all__ = ["{class_name}"]', ""]
-    for values, constant in _CHOICE_CONSTANTS.items():
+    for values, constant in constants.items():
         lines.append(f"{constant} = frozenset({{{', '.join(repr(v) for v in values)}}})")
     lines += ["", ""]
     count = len(items)
