@@ -104,7 +104,7 @@ async def bare_reader(url: str, cookies: httpx.Cookies, count: int) -> None:
 async def wait_connected(sim: Simulator, subscription: Subscription) -> None:
     while True:
         state = sim.gateway.hub.get(subscription.id)  # type: ignore[union-attr]
-        if state is not None and state._channel is not None:
+        if state is not None and state.connected:
             return
         await asyncio.sleep(0.001)
 

@@ -92,6 +92,11 @@ class Subscription:
         if self._task is not None:
             self._task.cancel()
 
+    @property
+    def connected(self) -> bool:
+        """Whether an event channel is open for this subscription."""
+        return self._channel is not None
+
     def drop_channel(self) -> bool:
         """Cut the open event channel abruptly (as a network failure would)."""
         request = self._request
@@ -394,7 +399,7 @@ class EventHub:
                 "timeout": s.timeout,
                 "queued": len(s.queue),
                 "dropped": s.dropped,
-                "connected": s._channel is not None,
+                "connected": s.connected,
                 "webHookUrl": s.webhook_url,
             }
             for s in self._subscriptions.values()
