@@ -805,7 +805,14 @@ class _FlowBuilder:
             if param.name in step.args:
                 continue
             if param.default is not None:
-                step.args[param.name] = _default(param.default, self.table)
+                try:
+                    step.args[param.name] = _default(param.default, self.table)
+                except ExpressionError as exc:  # the action's (plugin's) fault, not the flow's
+                    self.error(
+                        where,
+                        f"{spec.name}: the default of {param.name} ({param.default!r}) is not a "
+                        f"valid template: {exc}",
+                    )
             elif param.required:
                 self.error(where, f"{spec.name} needs {param.name}:")
         step.args = {p.name: step.args[p.name] for p in spec.params if p.name in step.args}

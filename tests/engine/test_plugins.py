@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from o2g_flows.engine import load_text
 from o2g_flows.plugins import discover
 
 PLUGINS = Path(__file__).parents[2] / "plugins"
@@ -107,3 +108,20 @@ async def test_the_webhook_event_source_emits_events(monkeypatch):
         assert received == [{"eventName": "WebhookReceived", "path": "/tickets", "body": {"id": 7}}]
     finally:
         task.cancel()
+
+
+def test_a_plugin_action_with_a_broken_default_is_a_load_error(tmp_path: Path):
+    (tmp_path / "shout.py").write_text(
+        "from o2g_flows.plugins import Param\n"
+        "def register(registry):\n"
+        "    @registry.action('shout', Param('text', default='${event.callRef'))\n"
+        "    async def shout(ctx, args):\n"
+        "        return args['text']\n"
+    )
+    registry, errors = discover([tmp_path], entry_points=False)
+    assert errors == []
+    loaded = load_text("flow: f\non: OnCallCreated\ndo:\n  - shout: {}\n", "f.yaml", registry)
+    assert not loaded.ok
+    [error] = loaded.errors
+    assert str(error).startswith("f.yaml:4:5: shout: the default of text ('${event.callRef')")
+    assert "not a valid template" in str(error)
