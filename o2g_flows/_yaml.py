@@ -56,7 +56,7 @@ def location_of(node: Any, file: str | Path, key: Any = None) -> Location:
     if isinstance(node, CommentedMap):
         line, column = node.lc.line, node.lc.col
         if key is not None and key in node:
-            line, column = node.lc.value(key) if _has_value_pos(node, key) else node.lc.key(key)
+            line, column = _value_position(node, key) or node.lc.key(key)
     elif isinstance(node, CommentedSeq):
         line, column = node.lc.line, node.lc.col
         if isinstance(key, int) and 0 <= key < len(node):
@@ -70,8 +70,9 @@ def key_location(node: CommentedMap, file: str | Path, key: Any) -> Location:
     return Location(str(file), line + 1, column + 1)
 
 
-def _has_value_pos(node: CommentedMap, key: Any) -> bool:
+def _value_position(node: CommentedMap, key: Any) -> tuple[int, int] | None:
+    """Where the value of ``key`` starts, if ruamel recorded it."""
     try:
-        return node.lc.value(key) is not None
+        return node.lc.value(key)
     except (KeyError, TypeError):
-        return False
+        return None
