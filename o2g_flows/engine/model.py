@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 __all__ = [
     "END",
     "MODES",
+    "RELOAD_POLICIES",
+    "SCHEDULE_EVENT",
     "Expect",
     "Flow",
     "Handler",
+    "Schedule",
     "State",
     "Step",
     "TestCase",
@@ -31,6 +34,9 @@ __all__ = [
 
 END = "end"
 MODES = ("single", "restart", "queued", "parallel")
+RELOAD_POLICIES = ("keep", "restart", "cancel")
+#: The event a flow's ``schedule`` delivers to it.
+SCHEDULE_EVENT = "OnSchedule"
 
 
 @dataclass(slots=True)
@@ -64,12 +70,35 @@ class Handler:
 
 @dataclass(slots=True)
 class Timer:
-    """``after``: ``delay`` seconds (a number or a template) after entering the state."""
+    """``after``: ``delay`` seconds (a number or a template) after entering the state.
+
+    ``on_missed`` says what a timer that came due while the engine was down, longer ago
+    than the grace, does at restart: ``end`` the execution, ``fire`` anyway, or ``goto``
+    ``missed_goto``.
+    """
 
     delay: Any
     location: Location
     goto: str | None = None
     do: list[Step] = field(default_factory=list)
+    on_missed: str = "end"  # "end" | "fire" | "goto"
+    missed_goto: str | None = None
+
+
+@dataclass(slots=True)
+class Schedule:
+    """One entry of a flow's ``schedule``: when it fires, in which time zone.
+
+    ``kind`` is ``cron`` (``value``: a crontab line), ``every`` (seconds), ``at`` (an ISO
+    date and time) or ``start`` (when the engine starts or the flow is loaded). Each firing
+    delivers ``OnSchedule`` to the flow, with ``event.schedule`` set to ``name``.
+    """
+
+    name: str
+    kind: str
+    value: Any
+    location: Location
+    timezone: str | None = None
 
 
 @dataclass(slots=True)
@@ -150,10 +179,14 @@ class Flow:
     uses_now: bool = False
     digest: str = ""
     enabled: bool = True
+    schedules: list[Schedule] = field(default_factory=list)
+    on_reload: str = "keep"
 
     def events(self) -> set[str]:
         """Every event name this flow reacts to."""
         names = {name for handler in self.start for name in handler.events}
+        if self.schedules:
+            names.add(SCHEDULE_EVENT)
         for state in self.states.values():
             names.update(state.on)
         return names
