@@ -24,7 +24,7 @@ from o2g_flows.engine.expressions import EvaluationError
 from o2g_flows.engine.gateway import RecordingGateway
 from o2g_flows.engine.loader import load_text
 from o2g_flows.engine.runtime import Engine
-from o2g_flows.engine.timers import SchedulerTimers
+from o2g_flows.engine.timers import LoopTimers
 from o2g_flows.engine.trace import TraceStore
 from o2g_flows.plugins import Registry
 
@@ -235,7 +235,7 @@ def floor_rate(
         return compiled[flow.name, name]
 
     table: dict[str, tuple[list[Any], dict[str, list[Any]]]] = {}
-    for name, listeners in engine._index.items():
+    for name, listeners in engine._index._by_name.items():
         everyone = [entry(runtime, name) for runtime in listeners.everyone]
         by_user = {
             user: [entry(runtime, name) for runtime in runtimes]
@@ -271,7 +271,7 @@ async def main() -> None:
         flows,
         gateway,
         registry=registry,
-        timers=SchedulerTimers(),
+        timers=LoopTimers(),
         traces=TraceStore(recent=1000, failed=1000),
     )
     await engine.start()

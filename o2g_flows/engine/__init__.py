@@ -4,8 +4,8 @@
 
     result = load_flows(["flows/"])          # result.errors: every problem, file:line:col
     async with O2GClient(url, login, password) as o2g:
-        engine = Engine(result.flows, LiveGateway(o2g))
-        await live.run(engine, o2g)          # subscribe and dispatch until cancelled
+        engine = Engine(result.flows, LiveGateway(o2g), store=open_store("state.sqlite"))
+        await live.run(engine, o2g)          # restore, subscribe and dispatch until cancelled
 
 Offline: ``run_tests`` runs the flows' ``tests:`` and ``replay`` a recorded event log, on a
 virtual clock with actions recorded instead of sent. The language is described in
@@ -15,8 +15,11 @@ virtual clock with actions recorded instead of sent. The language is described i
 from .gateway import ActionError, Gateway, LiveGateway, RecordingGateway
 from .loader import LoadResult, load_flows, load_text
 from .model import Flow
-from .runtime import Engine, Execution
-from .testing import ReplayReport, TestResult, replay, run_case, run_tests
+from .observer import LogObserver, Observer
+from .runtime import Engine, Update
+from .state import Execution
+from .store import MemoryStore, SqliteStore, Store, StoreError, open_store
+from .testing import Recorder, ReplayReport, TestResult, replay, run_case, run_tests
 from .trace import Trace, TraceStore
 
 __all__ = [
@@ -27,13 +30,22 @@ __all__ = [
     "Gateway",
     "LiveGateway",
     "LoadResult",
+    "LogObserver",
+    "MemoryStore",
+    "Observer",
+    "Recorder",
     "RecordingGateway",
     "ReplayReport",
+    "SqliteStore",
+    "Store",
+    "StoreError",
     "TestResult",
     "Trace",
     "TraceStore",
+    "Update",
     "load_flows",
     "load_text",
+    "open_store",
     "replay",
     "run_case",
     "run_tests",

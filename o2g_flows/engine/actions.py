@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .gateway import ActionError, Gateway
 
 if TYPE_CHECKING:
-    from .runtime import Execution
+    from .model import Flow
+    from .state import Execution
 
 __all__ = [
     "BUILTIN_ACTIONS",
@@ -86,6 +87,11 @@ class ActionContext:
     logger: logging.Logger
     action: str = ""
     context: dict[str, Any] = field(default_factory=dict)
+    flow: Flow | None = None
+
+    def set_vars(self, values: dict[str, Any]) -> None:
+        """Set the execution's variables (``vars.NAME`` in later steps)."""
+        self.execution.set_vars(values, self.flow.vars if self.flow is not None else {})
 
 
 def check_type(param: Param, value: Any) -> tuple[bool, Any]:
@@ -344,7 +350,7 @@ _O2G_ACTIONS = (
 
 
 async def _set(ctx: ActionContext, args: dict[str, Any]) -> Any:
-    ctx.execution.set_vars(args)
+    ctx.set_vars(args)
     return None
 
 
@@ -368,7 +374,7 @@ async def _log(ctx: ActionContext, args: dict[str, Any]) -> Any:
     ctx.logger.log(
         _LEVELS[args.get("level") or "info"],
         "%s[%s] %s",
-        execution.flow.name,
+        execution.flow,
         execution.key,
         args["message"],
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -62,6 +61,24 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--record", metavar="FILE", help="append every event to FILE (JSON lines)")
     run.add_argument("--timezone", help="time zone of now in expressions (default: local)")
+    run.add_argument(
+        "--state",
+        metavar="FILE",
+        help="where executions and timers are kept across restarts (SQLite; ':memory:' for "
+        "nowhere). Default: none on the embedded simulator, else "
+        "$XDG_STATE_HOME/o2g-flows/HOST.sqlite (~/.local/state/...)",
+    )
+    run.add_argument(
+        "--grace",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how late a timer or schedule that came due while stopped may still fire at "
+        "start (default 300)",
+    )
+    run.add_argument(
+        "--no-reload", action="store_true", help="do not watch the flow and plugin folders"
+    )
     run.add_argument("--redact", action="store_true", help="mask phone numbers in kept traces")
     run.add_argument(
         "--show-traces", action="store_true", help="print the kept traces when stopping"
@@ -98,6 +115,7 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
     if args.handler is not _run and logging.getLogger().level > logging.DEBUG:
         log.setLevel(logging.WARNING)  # offline runs report results, not every step
     folders = args.plugins if args.plugins else ["plugins"]
+    args.plugin_folders = [folder for folder in folders if Path(folder).is_dir()]
     registry, plugin_errors = discover(folders)
     for error in plugin_errors:
         print(f"warning: {error}", file=sys.stderr)
@@ -162,6 +180,4 @@ def _run(args: argparse.Namespace) -> int:
         except SourceError as exc:
             log.error("%s", exc)
             return 1
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run_flows(args, registry, result.flows))
-    return 130
+    return asyncio.run(run_flows(args, registry, result.flows))

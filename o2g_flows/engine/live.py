@@ -1,9 +1,10 @@
 """Running the engine on a live O2G event stream.
 
 The subscription is derived from the loaded flows (their event names and users); events
-go straight from the client's stream into ``Engine.dispatch``. After a gap marker the
-engine asks for snapshots so executions catch up with what happened while it was blind.
-Plugin event sources whose events some flow uses run alongside.
+go straight from the client's stream into ``Engine.dispatch``. After a gap marker, and
+after a restart that restored executions, the engine asks for snapshots so executions
+catch up with what happened while it was blind. Plugin event sources whose events some
+flow uses run alongside.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from collections.abc import Iterable
 from os import PathLike
 from typing import Any
 
-from ..client import GAP_EVENT, PACKAGES, O2GClient
+import httpx
+
+from ..client import GAP_EVENT, PACKAGES, O2GClient, O2GError
+from ..client.events import Subscription, build_filter
 from .console import describe_event
 from .gateway import ActionError
 from .runtime import Engine
+from .store import Restored
 
-__all__ = ["run", "subscription_for"]
+__all__ = ["LiveRun", "run", "subscription_for"]
 
 log = logging.getLogger("o2g_flows.engine")
 
@@ -44,6 +49,105 @@ def subscription_for(engine: Engine, admin: bool) -> tuple[list[str], str | list
     return sorted(names), ids
 
 
+class LiveRun:
+    """One engine on one client's event stream: restore, subscribe, dispatch, follow reloads.
+
+    ``run()`` returns when cancelled (or the stream ends): the engine stops with its
+    executions left in its store, the subscription is deleted. ``follow_flows()``, after an
+    ``Engine.update``, changes the subscription's filter in place (``PUT /subscriptions``)
+    so that no event is lost while the flows' needs widen or narrow.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: O2GClient,
+        *,
+        record: str | PathLike[str] | None = None,
+        sources: Iterable[Any] = (),
+        echo: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.record = record
+        self.sources = list(sources)
+        self.echo = echo
+        self.subscription: Subscription | None = None
+        self._admin = bool(client.session.get("admin"))
+        self._wanted = subscription_for(engine, self._admin)
+
+    async def run(
+        self, ready: asyncio.Event | None = None, restored: Restored | None = None
+    ) -> None:
+        """Restore the engine, subscribe, then dispatch every event until cancelled.
+
+        ``ready`` is set once the subscription is live; ``restored`` is what the engine's
+        store held, if the caller opened it already.
+        """
+        engine, client = self.engine, self.client
+        tasks = [asyncio.create_task(_source(source, engine)) for source in self.sources]
+        if restored is None:
+            restored = await engine.store.open()
+        stale = restored.meta.get("subscription")
+        await engine.start(restored)
+        try:
+            if stale:
+                await self._delete_stale(stale)
+            names, ids = self._wanted
+            if not names:
+                log.warning("no loaded flow listens to an O2G event; nothing to subscribe to")
+                if ready is not None:
+                    ready.set()
+                await asyncio.Event().wait()
+            self.subscription = await client.subscribe(names=names, ids=ids)
+            engine.store.set_meta("subscription", self.subscription.id)
+            who = "every user" if ids == "*" else ", ".join(ids) if ids else client.login
+            log.info("subscribed to %s for %s", ", ".join(names), who)
+            if ready is not None:
+                ready.set()
+            if engine.executions():
+                await _resynchronise(engine, {"reason": "restored executions"})
+            async for event in client.events(self.subscription, record=self.record):
+                if event.get("eventName") == GAP_EVENT:
+                    await _resynchronise(engine, event)
+                    continue
+                if self.echo and event.get("eventName") in engine.event_names():
+                    log.info("event    %s", describe_event(event))
+                engine.dispatch(event)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self.subscription is not None:
+                engine.store.set_meta("subscription", None)
+            await engine.stop()
+            if self.subscription is not None:
+                with contextlib.suppress(O2GError, httpx.HTTPError):
+                    await client.unsubscribe(self.subscription)
+
+    async def follow_flows(self) -> None:
+        """Change the subscription to what the engine's flows need now."""
+        wanted = subscription_for(self.engine, self._admin)
+        if wanted == self._wanted or self.subscription is None or not wanted[0]:
+            return
+        names, ids = wanted
+        selectors = build_filter(names, ids)["selectors"]
+        await self.client.subscriptions.update_filter(selectors)
+        self.subscription.request["filter"] = {"selectors": selectors}
+        self._wanted = wanted
+        log.info("subscription now %s", ", ".join(names))
+
+    async def _delete_stale(self, subscription_id: str) -> None:
+        """Delete the subscription a killed engine left open (best effort)."""
+        try:
+            await self.client.subscriptions.delete(subscription_id)
+            log.info("deleted subscription %s left by an engine that did not stop", subscription_id)
+        except (O2GError, httpx.HTTPError):
+            log.info("subscription %s left by an earlier engine is gone already", subscription_id)
+
+
 async def run(
     engine: Engine,
     client: O2GClient,
@@ -53,42 +157,13 @@ async def run(
     ready: asyncio.Event | None = None,
     echo: bool = False,
 ) -> None:
-    """Subscribe, then dispatch every event until cancelled or the stream ends.
+    """``LiveRun(engine, client, ...).run(ready)``: subscribe and dispatch until cancelled.
 
     ``record`` keeps the raw events as JSON lines (the format ``o2g-flows test --replay``
     reads); ``sources`` are plugin ``EventSource`` objects to run; ``ready`` is set once
     the subscription is active; with ``echo`` each event flows listen to is logged.
     """
-    admin = bool(client.session.get("admin"))
-    names, ids = subscription_for(engine, admin)
-    listened = engine.event_names()
-    tasks = [asyncio.create_task(_source(source, engine)) for source in sources]
-    await engine.start()
-    try:
-        if not names:
-            log.warning("no loaded flow listens to an O2G event; nothing to subscribe to")
-            if ready is not None:
-                ready.set()
-            await asyncio.Event().wait()
-        subscription = await client.subscribe(names=names, ids=ids)
-        who = "every user" if ids == "*" else ", ".join(ids) if ids else client.login
-        log.info("subscribed to %s for %s", ", ".join(names), who)
-        if ready is not None:
-            ready.set()
-        async for event in client.events(subscription, record=record):
-            if event.get("eventName") == GAP_EVENT:
-                await _resynchronise(engine, event)
-                continue
-            if echo and event.get("eventName") in listened:
-                log.info("event    %s", describe_event(event))
-            engine.dispatch(event)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await engine.stop()
+    await LiveRun(engine, client, record=record, sources=sources, echo=echo).run(ready)
 
 
 async def _resynchronise(engine: Engine, gap: dict[str, Any]) -> None:

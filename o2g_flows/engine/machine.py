@@ -24,19 +24,19 @@ from transitions.core import Event, EventData, Transition
 from transitions.core import State as MachineState
 
 from .model import END, Flow, Handler, State, Step
+from .state import START, Execution
 
 __all__ = [
     "GOTO",
     "START",
     "FlowMachine",
     "build_machine",
-    "error_trigger",
+    "jump_trigger",
     "start_trigger",
+    "step_table",
     "timer_trigger",
 ]
 
-#: The state of an execution before its start handler ran.
-START = "<start>"
 #: The trigger of a state's immediate ``goto``.
 GOTO = "<goto>"
 
@@ -81,12 +81,12 @@ class FlowMachine(Machine):
                     )
         self._routes = routes
 
-    def fire(self, model: Any, trigger: str, *args: Any) -> bool:
-        """Fire ``trigger`` on ``model``: True if a transition was made, False otherwise.
+    def fire(self, model: Any, trigger: str, *args: Any) -> _Route | None:
+        """Fire ``trigger`` on ``model``: the route taken, or None if no transition was made.
 
         Equivalent to ``self.events[trigger].trigger(model, *args)`` for the machines the
         engine builds (``tests/engine/test_machine.py`` compares both, callback by callback),
-        except that a trigger the model's state does not handle returns False. Why not call
+        except that a trigger the model's state does not handle returns None. Why not call
         ``Event.trigger``: it costs about half of the engine's dispatch time, most of it
         spent on work the engine does not need on every event (a ``partial`` and the queue
         check in ``Machine._process``, looking up states by name, resolving each callback
@@ -97,7 +97,7 @@ class FlowMachine(Machine):
             raise RuntimeError("FlowMachine.fire: call prepare() once the machine is built")
         routes = self._routes.get((model.state, trigger))
         if routes is None:
-            return False
+            return None
         first = routes[0]
         event_data = EventData(first.source, first.event, self, model, args, {})
         for route in routes:
@@ -118,8 +118,8 @@ class FlowMachine(Machine):
                 for func in route.after:
                     func(event_data)
                 event_data.result = True
-                return True
-        return False
+                return route
+        return None
 
 
 class _Route:
@@ -193,9 +193,10 @@ def start_trigger(index: int) -> str:
     return f"<start:{index}>"
 
 
-def error_trigger(state: str) -> str:
-    """The trigger of an action's ``on_error: goto state``."""
-    return f"<error:{state}>"
+def jump_trigger(state: str) -> str:
+    """The trigger moving an execution to ``state`` from any other (an action's ``on_error:
+    goto``, a missed timer's ``on_missed: goto``)."""
+    return f"<jump:{state}>"
 
 
 class _When:
@@ -212,39 +213,95 @@ class _When:
 
 
 class _Plan:
-    """Queue a list of actions on the execution (they run once the transition is done)."""
+    """Queue actions on the execution, by their index in the flow's step table (they run once
+    the transition is done)."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("ids",)
 
-    def __init__(self, steps: list[Step]) -> None:
-        self.steps = steps
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
 
     def __call__(self, event_data: Any) -> None:
-        event_data.model.plan.extend(self.steps)
+        event_data.model.plan.extend(self.ids)
+
+
+class _Exit:
+    """Leaving a state with actions or timers: a new visit (its timers are now stale)."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def __call__(self, event_data: Any) -> None:
+        execution: Execution = event_data.model
+        execution.visit += 1
+        execution.deadlines = None
+        execution.plan.extend(self.ids)
+
+
+class _Enter:
+    """Entering a state with actions or timers: queue ``enter``, set the timers' deadlines."""
+
+    __slots__ = ("deadlines", "ids", "state")
+
+    def __init__(
+        self,
+        state: State,
+        ids: list[int],
+        deadlines: Callable[[Execution, State, Any], list[float | None]],
+    ) -> None:
+        self.state = state
+        self.ids = ids
+        self.deadlines = deadlines
+
+    def __call__(self, event_data: Any) -> None:
+        execution: Execution = event_data.model
+        execution.plan.extend(self.ids)
+        if self.state.after:
+            execution.deadlines = self.deadlines(execution, self.state, event_data.args[0])
+
+
+def step_table(flow: Flow) -> list[Step]:
+    """Every action of the flow, each once, in a stable order: start handlers, then each
+    state's ``enter``, ``exit``, handlers and timers. An execution's ``plan`` indexes it."""
+    steps = [step for handler in flow.start for step in handler.do]
+    for state in flow.states.values():
+        steps.extend(state.steps())
+    return steps
 
 
 def build_machine(
     flow: Flow,
+    steps: list[Step],
     *,
     check: Callable[[Any, Handler, Any], bool],
-    on_enter: Callable[[Any, State], None],
-    on_exit: Callable[[Any, State], None],
-    on_change: Callable[[Any], None],
+    deadlines: Callable[[Execution, State, Any], list[float | None]],
 ) -> FlowMachine:
-    """The machine of ``flow``; the callbacks connect it to the runtime.
+    """The machine of ``flow``, whose plans index ``steps`` (``step_table(flow)``).
 
-    ``check(execution, handler, context)`` evaluates a condition, ``on_enter(execution,
-    state)`` and ``on_exit`` run with a state entered or left that has actions or timers,
-    ``on_change(event_data)`` records a transition.
+    The machine changes only the execution's data (state, visit, plan, deadlines); the
+    engine gives it two functions: ``check(execution, handler, context)`` evaluates a
+    handler's condition, ``deadlines(execution, state, context)`` computes the deadlines
+    of a state's ``after`` timers as it is entered. Every trigger is fired with the
+    expression context as its one argument.
     """
+    index = {id(step): n for n, step in enumerate(steps)}
+
+    def ids(items: list[Step]) -> list[int]:
+        return [index[id(step)] for step in items]
+
+    def plan(items: list[Step]) -> list[_Plan] | None:
+        return [_Plan(ids(items))] if items else None
+
     states: list[dict[str, Any]] = [{"name": START}]
     for state in flow.states.values():
         # callbacks only where there is something to do: each one costs every transition
         entry: dict[str, Any] = {"name": state.name}
         if state.enter or state.after:
-            entry["on_enter"] = [_bind(on_enter, state)]
+            entry["on_enter"] = [_Enter(state, ids(state.enter), deadlines)]
         if state.exit or state.after:
-            entry["on_exit"] = [_bind(on_exit, state)]
+            entry["on_exit"] = [_Exit(ids(state.exit))]
         states.append(entry)
     states.append({"name": END, "final": True})
     machine = FlowMachine(
@@ -253,11 +310,10 @@ def build_machine(
         initial=START,
         auto_transitions=False,
         send_event=True,
-        after_state_change=[on_change],
     )
-    for index, handler in enumerate(flow.start):
+    for number, handler in enumerate(flow.start):
         machine.add_transition(
-            start_trigger(index), START, handler.goto or END, before=_plan(handler.do)
+            start_trigger(number), START, handler.goto or END, before=plan(handler.do)
         )
     for state in flow.states.values():
         for event, handlers in state.on.items():
@@ -268,32 +324,24 @@ def build_machine(
                     state.name,
                     handler.goto,
                     conditions=conditions,
-                    before=_plan(handler.do),
+                    before=plan(handler.do),
                 )
-        for index, timer in enumerate(state.after):
+        for number, timer in enumerate(state.after):
             machine.add_transition(
-                timer_trigger(index), state.name, timer.goto, before=_plan(timer.do)
+                timer_trigger(number), state.name, timer.goto, before=plan(timer.do)
             )
         if state.goto:
             machine.add_transition(GOTO, state.name, state.goto)
-    for target in _error_targets(flow):
+    for target in _jump_targets(flow):
         sources = [name for name in flow.states if name != target] + [END]
-        machine.add_transition(error_trigger(target), sources, target)
+        machine.add_transition(jump_trigger(target), sources, target)
     machine.prepare()
     return machine
 
 
-def _plan(steps: list[Step]) -> list[_Plan] | None:
-    return [_Plan(steps)] if steps else None
-
-
-def _bind(callback: Callable[[Any, State], None], state: State) -> Callable[[Any], None]:
-    return lambda event_data: callback(event_data.model, state)
-
-
-def _error_targets(flow: Flow) -> set[str]:
-    """The states some action's ``on_error: goto`` leads to."""
-    steps: list[Step] = [s for h in flow.start for s in h.do]
+def _jump_targets(flow: Flow) -> set[str]:
+    """The states an action's ``on_error: goto`` or a timer's ``on_missed: goto`` lead to."""
+    targets = {step.error_goto for step in step_table(flow) if step.error_goto}
     for state in flow.states.values():
-        steps.extend(state.steps())
-    return {step.error_goto for step in steps if step.error_goto}
+        targets.update(timer.missed_goto for timer in state.after if timer.missed_goto)
+    return targets

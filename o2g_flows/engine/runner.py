@@ -6,14 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any
 
 from ..client import O2GClient
-from . import live
+from ..plugins import discover
 from .gateway import LiveGateway
+from .live import LiveRun
 from .model import Flow
+from .observer import LogObserver
 from .registry import Registry
+from .reload import FlowWatcher
 from .runtime import Engine
+from .store import SqliteStore, StoreError, default_state_path, open_store
 from .trace import TraceStore
 from .traffic import play
 
@@ -23,8 +28,17 @@ log = logging.getLogger("o2g_flows.engine")
 
 
 async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Flow]) -> int:
-    """Run ``flows`` until interrupted or ``args.duration`` has passed; the exit status."""
+    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status."""
+    store = open_store(_state_place(args))
+    try:
+        restored = await store.open()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 3
+    if isinstance(store, SqliteStore):
+        log.info("state    %s: %d execution(s) to restore", store.path, len(restored.executions))
     async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(store.close)
         sim = None
         if args.server is None:
             from ..sim import Simulator
@@ -47,7 +61,10 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             flows,
             gateway,
             registry=registry,
+            store=store,
+            observers=[LogObserver()],
             timezone=args.timezone,
+            grace=args.grace,
             traces=TraceStore(redact_numbers=args.redact),
         )
         for flow in flows:
@@ -60,20 +77,32 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             for source in registry.sources.values()
             if set(source.events) & engine.event_names()
         ]
+        live_run = LiveRun(engine, client, record=args.record, sources=sources, echo=True)
         ready = asyncio.Event()
-        running = asyncio.create_task(
-            live.run(engine, client, record=args.record, sources=sources, ready=ready, echo=True)
-        )
-        ending = [running]  # the engine stops, or the duration is over
+        running = asyncio.create_task(live_run.run(ready, restored))
+        stopping = asyncio.create_task(_signalled())
+        ending = [running, stopping]  # the engine stops, a signal, or the duration is over
         if args.duration is not None:
             ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
         tasks = list(ending)
+        if not args.no_reload:
+            watcher = FlowWatcher(
+                engine,
+                args.paths,
+                registry=registry,
+                plugin_folders=args.plugin_folders,
+                plugins=lambda: discover(args.plugin_folders)[0],
+                on_update=lambda _: live_run.follow_flows(),
+            )
+            tasks.append(asyncio.create_task(watcher.run()))
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         try:
             done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
             if running in done:
                 running.result()  # raises what stopped it
+            if stopping in done:
+                log.info("%s: stopping", stopping.result())
         finally:
             for task in tasks:
                 task.cancel()
@@ -82,6 +111,32 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+def _state_place(args: argparse.Namespace) -> str | None:
+    """``--state``; by default none on the embedded simulator (each run starts a new PBX),
+    else one file per gateway in the user's state folder."""
+    if args.state is not None:
+        return args.state
+    if args.server is None:
+        return None
+    return str(default_state_path(args.server))
+
+
+async def _signalled() -> str:
+    """Wait for SIGINT or SIGTERM; returns the signal's name."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[str] = loop.create_future()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(
+            sig, lambda name=sig.name: received.done() or received.set_result(name)
+        )
+    try:
+        return await received
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 async def _traffic(ready: asyncio.Event, steps: list[Any], url: str) -> None:
@@ -93,7 +148,13 @@ async def _traffic(ready: asyncio.Event, steps: list[Any], url: str) -> None:
 def _summary(engine: Engine, show: bool) -> None:
     traces = list(engine.traces)
     failed = engine.traces.query(failed=True)
-    log.info("stopped: %d execution(s) finished, %d with errors", len(traces), len(failed))
+    kept = sum(1 for trace in traces if trace.outcome == "suspended")
+    log.info(
+        "stopped: %d execution(s) finished, %d with errors%s",
+        len(traces) - kept,
+        len(failed),
+        f"; {kept} kept in the state file for the next start" if kept else "",
+    )
     if show:
         for trace in traces:
             print(trace.format(engine.traces.redact_numbers))

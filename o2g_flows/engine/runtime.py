@@ -1,134 +1,99 @@
-"""The engine: dispatch by event name, one execution per key, run modes, actions, timers.
+"""The engine: flows running on events, one execution per key, kept in a store.
 
-``Engine.dispatch(event)`` is synchronous: it finds the flows listening to the event's
-name, computes each flow's key, and either hands the event to the live execution of that
-key or starts one. Conditions and transitions run at once; actions run afterwards in a
-task per busy execution. While an execution is busy its events wait in its inbox, so the
-events of one key are handled in order while different keys proceed concurrently.
+``Engine.dispatch(event)`` is synchronous: it finds the flows listening to the event
+(``dispatch.Index``), computes each flow's key, and either hands the event to the key's
+live executions or starts one (``modes.admit`` applies the run mode). Conditions and
+transitions run at once; the machine only changes the execution's data (``state.py``),
+which is then put in the store. Actions run afterwards, in a task per busy execution,
+each once the store holds the transition that planned it (``StepRunner``). While an
+execution is busy its events and timers wait in its inbox, so the events of one key are
+handled in order while different keys proceed concurrently.
+
+On ``start`` the engine reads its store back (``restore``), arms the timers again and
+fires those that came due while it was down within ``grace``; ``update`` swaps changed
+flows between two events (hot reload); ``stop`` leaves what runs in the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from .actions import ActionContext, check_type, describe_type
-from .expressions import Dynamic, EvaluationError, render, truthy
-from .gateway import ActionError, Gateway, error_details
+from .dispatch import Index, offer
+from .executor import StepRunner
+from .expressions import EvaluationError, render, truthy
+from .gateway import Gateway
 from .machine import (
     GOTO,
-    START,
     FlowMachine,
     build_machine,
-    error_trigger,
+    jump_trigger,
     start_trigger,
+    step_table,
     timer_trigger,
 )
-from .model import END, Flow, Handler, State, Step
+from .model import END, SCHEDULE_EVENT, Flow, Handler, State, Step
+from .modes import admit, next_waiting
+from .observer import Observer, Observers
+from .reconcile import CallReconciler, snapshot_requests
 from .registry import Registry
-from .timers import Clock, SchedulerTimers, SystemClock, Timers, zone
-from .trace import Trace, TraceStore
+from .state import START, Execution
+from .store import MemoryStore, Restored, Store, StoreError
+from .timers import Clock, LoopTimers, SystemClock, Timers, zone
+from .trace import TraceStore
 
-__all__ = ["Engine", "Execution", "FlowRuntime"]
+__all__ = ["Engine", "FlowRuntime", "Run", "Update"]
 
 log = logging.getLogger("o2g_flows.engine")
 
 _MAX_GOTOS = 100
-_SEEN_CALLS = 20_000  # call references remembered, so a snapshot does not start them again
-_CALL_EVENTS = frozenset({"OnCallCreated", "OnCallModified", "OnCallRemoved"})
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class Execution:
-    """One live run of a flow for one key. ``state`` is set by the flow's machine."""
+class Run:
+    """The machinery driving one execution: its flow, inbox, task and timer handles."""
 
     __slots__ = (
         "busy",
-        "cause",
         "done",
-        "event",
+        "execution",
+        "handles",
         "inbox",
-        "key",
-        "login",
-        "plan",
         "runtime",
-        "serial",
-        "state",
+        "steps",
+        "stored",
         "task",
-        "timers",
-        "trace",
-        "vars",
-        "visit",
     )
 
-    def __init__(self, runtime: FlowRuntime, key: Any, serial: int, event: dict[str, Any]) -> None:
+    def __init__(self, execution: Execution, runtime: FlowRuntime) -> None:
+        self.execution = execution
         self.runtime = runtime
-        self.key = key
-        self.serial = serial
-        self.state = START
-        self.event = event
-        self.login = event.get("loginName")
-        self.vars: dict[str, Any] | None = None
-        self.plan: list[Step] = []  # a deque costs 600 bytes; plans hold a few steps
-        self.inbox: deque[Any] | None = None
-        self.timers: list[Any] | None = None
-        self.visit = 0
+        self.steps = runtime.steps  # the table ``execution.plan`` indexes
         self.busy = False
         self.done = False
-        self.cause: Any = None
+        self.stored = False
+        self.inbox: deque[Any] | None = None
+        self.handles: list[Any] | None = None
         self.task: asyncio.Task[None] | None = None
-        self.trace = Trace(runtime.flow.name, key, serial, runtime.engine.clock.time())
-
-    @property
-    def flow(self) -> Flow:
-        """The flow this execution runs."""
-        return self.runtime.flow
-
-    def variables(self) -> dict[str, Any]:
-        """``vars``: the flow's, with what ``set`` and ``as`` added (copied on first write)."""
-        return self.runtime.flow.vars if self.vars is None else self.vars
-
-    def set_vars(self, values: dict[str, Any]) -> None:
-        """Set execution variables, leaving the flow's own ``vars`` untouched."""
-        if self.vars is None:
-            self.vars = dict(self.runtime.flow.vars)
-        self.vars.update(values)
-
-    def context(self, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The expression context ``{event, key, state, vars, now}``."""
-        runtime = self.runtime
-        return {
-            "event": self.event if event is None else event,
-            "key": self.key,
-            "state": self.state,
-            "vars": self.variables(),
-            "now": runtime.engine.now() if runtime.flow.uses_now else None,
-        }
-
-    def __repr__(self) -> str:
-        return f"<Execution {self.runtime.flow.name}[{self.key}] {self.state}>"
 
 
 class FlowRuntime:
-    """A loaded flow with its machine and its live executions by key."""
+    """A loaded flow with its machine, its step table and its live runs by key."""
 
     def __init__(self, flow: Flow, engine: Engine) -> None:
         self.flow = flow
-        self.engine = engine
+        self.steps: list[Step] = step_table(flow)
         self.machine: FlowMachine = build_machine(
-            flow,
-            check=engine._check,
-            on_enter=engine._entered,
-            on_exit=engine._left,
-            on_change=engine._changed,
+            flow, self.steps, check=engine._check, deadlines=engine._deadlines
         )
-        self.live: dict[Any, Any] = {}  # key -> Execution, or a list of them in parallel mode
+        self.live: dict[Any, list[Run]] = {}
         self.waiting: dict[Any, deque[tuple[int, dict[str, Any]]]] = {}
         self.starts: dict[str, list[tuple[int, Handler]]] = {}
         for index, handler in enumerate(flow.start):
@@ -140,35 +105,30 @@ class FlowRuntime:
         self.handled_anywhere = frozenset().union(*self.handled.values())
         self.skipped = 0
 
-    def executions(self) -> list[Execution]:
-        """The flow's live executions."""
-        found: list[Execution] = []
-        for value in self.live.values():
-            found.extend(value if isinstance(value, list) else (value,))
-        return found
+    def runs(self) -> list[Run]:
+        """The flow's live runs."""
+        return [run for runs in self.live.values() for run in runs]
 
 
-class _Listeners:
-    """The flows listening to one event name: for any user, and per user (both merged)."""
+@dataclass
+class Update:
+    """What ``Engine.update`` changed, by flow name."""
 
-    __slots__ = ("by_user", "everyone")
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
-    def __init__(self) -> None:
-        self.everyone: list[FlowRuntime] = []
-        self.by_user: dict[str, list[FlowRuntime]] = {}
-
-    def add(self, runtime: FlowRuntime, users: frozenset[str] | None) -> None:
-        if users is None:
-            self.everyone.append(runtime)
-            for runtimes in self.by_user.values():
-                runtimes.append(runtime)
-            return
-        for user in users:
-            self.by_user.setdefault(user, list(self.everyone)).append(runtime)
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
 
 
 class Engine:
-    """Runs loaded flows on events; talks to the world only through its ``gateway``."""
+    """Runs loaded flows on events; talks to the world only through its ``gateway``.
+
+    ``store`` keeps executions across restarts (a ``MemoryStore`` keeps nothing);
+    ``observers`` are told what happens (``traces`` is one of them); ``grace`` is how late
+    a timer that came due while the engine was down may still fire at start.
+    """
 
     def __init__(
         self,
@@ -179,30 +139,38 @@ class Engine:
         clock: Clock | None = None,
         timers: Timers | None = None,
         traces: TraceStore | None = None,
+        store: Store | None = None,
+        observers: Iterable[Observer] = (),
         timezone: str | tzinfo | None = None,
+        grace: float = 300.0,
         explain: bool = False,
     ) -> None:
         self.gateway = gateway
         self.registry = registry or Registry.builtin()
         self.clock = clock or SystemClock()
-        self.timers = timers or SchedulerTimers()
+        self.timers = timers or LoopTimers(self.clock)
         self.traces = traces if traces is not None else TraceStore()
+        self.store = store or MemoryStore()
+        self.store.on_failure = self._store_failed
+        self.observe = Observers([self.traces, *observers])
         self.timezone = zone(timezone)
+        self.grace = grace
         self.explain = explain
-        self.misses: deque[tuple[Any, ...]] = deque(maxlen=1000)
-        self.action_log: list[tuple[Any, ...]] | None = None
         self.flows: dict[str, FlowRuntime] = {}
-        self._index: dict[str, _Listeners] = {}
-        self._serial = itertools.count(1)
-        self._running: set[Execution] = set()
+        self._index = Index()
+        self._ids = itertools.count(1)
+        self._steps = StepRunner(gateway, self.clock, self.observe, self.emit)
+        self._calls = CallReconciler()
+        self._running: set[Run] = set()
         self._pending = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
-        self._seen_calls: dict[Any, None] = {}
+        self._stopping = False
         for flow in flows:
             if flow.enabled:
-                self.add_flow(flow)
+                self.flows[flow.name] = FlowRuntime(flow, self)
+        self._index = Index(self.flows.values())
 
     # -- flows --------------------------------------------------------------------------------
 
@@ -210,15 +178,74 @@ class Engine:
         """Start running ``flow`` (enabled or not); a name already loaded is a ValueError."""
         if flow.name in self.flows:
             raise ValueError(f"flow {flow.name!r} is already loaded")
-        runtime = FlowRuntime(flow, self)
-        self.flows[flow.name] = runtime
-        for name in flow.events():
-            self._index.setdefault(name, _Listeners()).add(runtime, flow.users)
+        runtime = self.flows[flow.name] = FlowRuntime(flow, self)
+        self._index = Index(self.flows.values())
         return runtime
+
+    def update(self, flows: Iterable[Flow], replace_all: bool = False) -> Update:
+        """Run exactly ``flows`` from now on: new ones start, missing ones stop (their
+        executions end), changed ones (another digest, or all with ``replace_all``) replace
+        the running version, their executions following the new version's ``on_reload``.
+        Call it between two events."""
+        wanted = {flow.name: flow for flow in flows if flow.enabled}
+        update = Update()
+        for name in [name for name in self.flows if name not in wanted]:
+            runtime = self.flows.pop(name)
+            for run in runtime.runs():
+                self._note(run, "its flow was removed")
+                self._finish(run, "flow removed")
+            update.removed.append(name)
+        for name, flow in wanted.items():
+            old = self.flows.get(name)
+            if old is None:
+                self.flows[name] = FlowRuntime(flow, self)
+                update.added.append(name)
+            elif replace_all or old.flow.digest != flow.digest:
+                new = self.flows[name] = FlowRuntime(flow, self)
+                for run in old.runs():
+                    self._reload(run, new)
+                update.changed.append(name)
+        if update:
+            self._index = Index(self.flows.values())
+        return update
+
+    def _reload(self, run: Run, runtime: FlowRuntime) -> None:
+        """Move a run of a replaced flow to its new version, as ``on_reload`` says."""
+        policy = runtime.flow.on_reload
+        execution = run.execution
+        if policy == "cancel":
+            self._note(run, "cancelled: its flow was reloaded (on_reload: cancel)")
+            self._finish(run, "reloaded")
+        elif policy == "restart":
+            self._note(run, "restarted: its flow was reloaded (on_reload: restart)")
+            self._finish(run, "reloaded")
+            name = execution.first.get("eventName")
+            offer(self, runtime, execution.first, name)
+        elif execution.state not in runtime.flow.states and execution.state not in (START, END):
+            self._note(run, f"ended: state {execution.state!r} is not in the new version")
+            self._finish(run, "reloaded")
+        else:
+            self._adopt(run, runtime)
+            self._note(run, f"now runs version {runtime.flow.digest} (on_reload: keep)")
+
+    def _adopt(self, run: Run, runtime: FlowRuntime) -> None:
+        """Make ``runtime`` the run's flow; a plan under way finishes on the old steps."""
+        old = run.runtime
+        keys = old.live.get(run.execution.key)
+        if keys is not None and run in keys:
+            keys.remove(run)
+            if not keys:
+                del old.live[run.execution.key]
+        runtime.live.setdefault(run.execution.key, []).append(run)
+        run.runtime = runtime
+        if not run.execution.plan:
+            run.steps = runtime.steps
+            run.execution.version = runtime.flow.digest
+        self._put(run)
 
     def event_names(self) -> set[str]:
         """Every event name some loaded flow listens to."""
-        return set(self._index)
+        return self._index.names()
 
     def users(self) -> set[str] | None:
         """The users whose events flows need; None when some flow listens to every user."""
@@ -232,7 +259,7 @@ class Engine:
     def executions(self, flow: str | None = None) -> list[Execution]:
         """The live executions (of one flow, or of all)."""
         runtimes = [self.flows[flow]] if flow is not None else list(self.flows.values())
-        return [execution for runtime in runtimes for execution in runtime.executions()]
+        return [run.execution for runtime in runtimes for run in runtime.runs()]
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -261,66 +288,24 @@ class Engine:
         """Hand an event to every flow listening to its name and user (never raises)."""
         name = event.get("eventName")
         if name == "OnCallCreated":
-            self._seen_calls[event.get("callRef")] = None
-            if len(self._seen_calls) > _SEEN_CALLS:
-                del self._seen_calls[next(iter(self._seen_calls))]
+            self._calls.saw(event.get("callRef"))
         elif name == "OnTelephonyState":
-            self._reconcile_calls(event)
-        listeners = self._index.get(name)  # type: ignore[arg-type]
-        if listeners is None:
-            return
-        login = event.get("loginName")
-        runtimes = (
-            listeners.by_user.get(login, listeners.everyone)
-            if isinstance(login, str)
-            else listeners.everyone
-        )
-        for runtime in runtimes:
-            self._offer(runtime, event, name)
+            runs = [run for runtime in self.flows.values() for run in runtime.runs()]
+            self._calls.reconcile(event, runs, self._reconciled, self.dispatch)
+        for runtime in self._index.listeners(name, event.get("loginName")):
+            offer(self, runtime, event, name)  # type: ignore[arg-type]
 
-    def _offer(self, runtime: FlowRuntime, event: dict[str, Any], name: str) -> None:
-        flow = runtime.flow
-        context = {
-            "event": event,
-            "key": None,
-            "state": None,
-            "vars": flow.vars,
-            "now": self.now() if flow.uses_now else None,
-        }
-        try:
-            key = flow.key.evaluate(context)
-            current = runtime.live.get(key)
-        except (EvaluationError, TypeError):  # TypeError: a key that cannot be hashed
-            return
-        if key is None:
-            return
-        if current is not None:
-            if isinstance(current, list):
-                for execution in list(current):
-                    self._deliver(execution, event, name)
-            else:
-                self._deliver(current, event, name)
-        starts = runtime.starts.get(name)
-        if not starts:
-            return
-        context["key"] = key
-        for index, handler in starts:
-            when = handler.when
-            if when is None:
-                self._start(runtime, key, index, event, None)
-                return
-            try:
-                value = when.evaluate(context)
-                passed = truthy(value)
-            except EvaluationError as exc:
-                value, passed = f"error: {exc}", False
-            if passed:
-                self._start(runtime, key, index, event, (when.source, value))
-                return
-            if self.explain:
-                self.misses.append((self.clock.time(), flow.name, name, key, when.source, value))
+    def deliver_to(self, flow: str, event: dict[str, Any]) -> None:
+        """Hand an event to one flow only, whatever its ``users:`` (schedules use it)."""
+        runtime = self.flows.get(flow)
+        if runtime is not None:
+            offer(self, runtime, event, event.get("eventName", SCHEDULE_EVENT))
 
-    def _start(
+    def missed(self, flow: str, event: str, key: Any, source: str, value: Any) -> None:
+        """Tell the observers that a start condition was false."""
+        self.observe.missed(self.clock.time(), flow, event, key, source, value)
+
+    def begin(
         self,
         runtime: FlowRuntime,
         key: Any,
@@ -328,75 +313,72 @@ class Engine:
         event: dict[str, Any],
         condition: tuple[str, Any] | None,
     ) -> None:
+        """Start an execution of ``runtime``'s flow for ``key`` if its run mode permits."""
+        if not admit(runtime, key, index, event, self._restarted):
+            return
         flow = runtime.flow
-        current = runtime.live.get(key)
-        if current is not None:
-            mode = flow.mode
-            if mode == "restart":
-                current.trace.add(self.clock.time(), "note", "restarted by a new event")
-                self._finish(current, "restarted")
-            elif mode == "queued":
-                waiting = runtime.waiting.setdefault(key, deque())
-                if len(waiting) >= flow.max:
-                    runtime.skipped += 1
-                    log.warning(
-                        "%s[%s]: queue full (max %d), event dropped", flow.name, key, flow.max
-                    )
-                else:
-                    waiting.append((index, event))
-                return
-            elif mode == "parallel":
-                if len(current) >= flow.max:  # a list of them in this mode
-                    runtime.skipped += 1
-                    log.warning(
-                        "%s[%s]: %d executions running (max), event dropped",
-                        flow.name,
-                        key,
-                        flow.max,
-                    )
-                    return
-            else:
-                runtime.skipped += 1
-                return
-        execution = Execution(runtime, key, next(self._serial), event)
-        trace = execution.trace
-        now = trace.started
-        trace.add(now, "event", event.get("eventName"), event)
-        if condition is not None:
-            trace.add(now, "condition", condition[0], truthy(condition[1]))
-        if flow.mode != "parallel":
-            runtime.live[key] = execution  # a restarted one has just been removed
-        elif current is not None:
-            current.append(execution)
-        else:
-            runtime.live[key] = [execution]
-        if log.isEnabledFor(logging.INFO):
-            log.info("%s[%s] started by %s", flow.name, key, event.get("eventName"))
-        self._fire(execution, start_trigger(index), event.get("eventName"))
-        self._settle(execution)
+        now = self.clock.time()
+        execution = Execution(next(self._ids), flow.name, flow.digest, key, event, now)
+        run = Run(execution, runtime)
+        runtime.live.setdefault(key, []).append(run)
+        self.observe.started(now, execution, condition)
+        self._fire(run, start_trigger(index), event.get("eventName"), self._context(run, event))
+        self._settle(run)
 
-    def _deliver(self, execution: Execution, event: dict[str, Any], name: str) -> None:
-        if execution.busy:
+    def _restarted(self, run: Run) -> None:
+        self._note(run, "restarted by a new event")
+        self._finish(run, "restarted")
+
+    def deliver(self, run: Run, event: dict[str, Any], name: str) -> None:
+        """Hand an event to a live execution (to its inbox while it is busy)."""
+        if run.busy:
             # the state may change before the inbox is read: keep what any state handles
-            if name in execution.runtime.handled_anywhere:
-                if execution.inbox is None:
-                    execution.inbox = deque()
-                execution.inbox.append(event)
+            if name in run.runtime.handled_anywhere:
+                if run.inbox is None:
+                    run.inbox = deque()
+                run.inbox.append(event)
             return
-        if name not in execution.runtime.handled.get(execution.state, ()):
+        if name not in run.runtime.handled.get(run.execution.state, ()):
             return
-        self._handle(execution, event, name)
-        self._settle(execution)
+        self._handle(run, event, name)
+        self._settle(run)
 
-    def _handle(self, execution: Execution, event: dict[str, Any], name: str) -> None:
+    def _handle(self, run: Run, event: dict[str, Any], name: str) -> None:
+        execution = run.execution
         execution.event = event
-        execution.trace.add(self.clock.time(), "event", name, event)
-        self._fire(execution, name, name, execution.context(event))
+        self.observe.event(self.clock.time(), execution, name, event)
+        self._fire(run, name, name, self._context(run, event))
 
-    def _fire(self, execution: Execution, trigger: str, cause: Any, context: Any = None) -> bool:
-        """Fire ``trigger`` on the execution's machine; ``cause`` names it in the trace."""
-        execution.cause = cause  # read by _changed, only during this transition
-        return execution.runtime.machine.fire(execution, trigger, context)
+    def _context(self, run: Run, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The expression context ``{event, key, state, vars, now}`` of a run."""
+        execution = run.execution
+        flow = run.runtime.flow
+        return {
+            "event": execution.event if event is None else event,
+            "key": execution.key,
+            "state": execution.state,
+            "vars": flow.vars if execution.vars is None else execution.vars,
+            "now": self.now() if flow.uses_now else None,
+        }
+
+    def _fire(self, run: Run, trigger: str, cause: Any, context: Any) -> bool:
+        """Fire ``trigger`` on the run's machine, then keep the change and arm its timers."""
+        execution = run.execution
+        source = execution.state
+        route = run.runtime.machine.fire(execution, trigger, context)
+        if route is None:
+            return False
+        if route.dest is not None:
+            dest = execution.state
+            self.observe.transition(self.clock.time(), execution, source, dest, cause)
+            self._arm(run)
+        if execution.state != END or execution.plan:
+            self._put(run)
+        return True
+
+    def _put(self, run: Run) -> None:
+        run.stored = True
+        self.store.put(run.execution)
 
     # -- machine callbacks --------------------------------------------------------------------
 
@@ -404,276 +386,169 @@ class Engine:
         when = handler.when
         assert when is not None
         try:
-            value = when.evaluate(context)
-            passed = truthy(value)
+            passed = truthy(when.evaluate(context))
             result: Any = passed
         except EvaluationError as exc:
             passed, result = False, f"error: {exc}"
-        execution.trace.add(self.clock.time(), "condition", when.source, result)
+        self.observe.condition(self.clock.time(), execution, when.source, result)
         return passed
 
-    def _changed(self, event_data: Any) -> None:
-        transition = event_data.transition
-        if transition.dest is None:
-            return
-        execution: Execution = event_data.model
-        cause = execution.cause
-        execution.trace.add(
-            self.clock.time(), "transition", transition.source, transition.dest, cause
-        )
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "%s[%s] %s -> %s (%s)",
-                execution.runtime.flow.name,
-                execution.key,
-                transition.source,
-                transition.dest,
-                cause,
-            )
-
-    def _entered(self, execution: Execution, state: State) -> None:
-        execution.plan.extend(state.enter)
-        if state.after:
-            context = execution.context()
-            handles = []
-            for index, timer in enumerate(state.after):
-                try:
-                    delay = float(render(timer.delay, context))
-                except (EvaluationError, ValueError, TypeError) as exc:
-                    execution.trace.add(self.clock.time(), "note", f"timer {index} not set: {exc}")
-                    execution.trace.failed = True
-                    continue
-                handles.append(
-                    self.timers.call_at(
-                        self.clock.time() + delay,
-                        self._timer_fired,
-                        execution.runtime.flow.name,
-                        execution.key,
-                        execution.serial,
-                        execution.visit,
-                        index,
-                        delay,
-                    )
-                )
-            execution.timers = handles
-
-    def _left(self, execution: Execution, state: State) -> None:
-        execution.visit += 1  # a timer of the state left, already queued, is now stale
-        self._cancel_timers(execution)
-        execution.plan.extend(state.exit)
-
-    def _cancel_timers(self, execution: Execution) -> None:
-        if execution.timers:
-            for handle in execution.timers:
-                self.timers.cancel(handle)
-        execution.timers = None
+    def _deadlines(self, execution: Execution, state: State, context: Any) -> list[float | None]:
+        now = self.clock.time()
+        deadlines: list[float | None] = []
+        for index, timer in enumerate(state.after):
+            try:
+                deadlines.append(now + float(render(timer.delay, context)))
+            except (EvaluationError, ValueError, TypeError) as exc:
+                self.observe.note(now, execution, f"timer {index} not set: {exc}", True)
+                deadlines.append(None)
+        return deadlines
 
     # -- timers -------------------------------------------------------------------------------
 
-    def _timer_fired(
-        self, flow: str, key: Any, serial: int, visit: int, index: int, delay: float
-    ) -> None:
-        runtime = self.flows.get(flow)
-        execution = None
-        if runtime is not None:
-            current = runtime.live.get(key)
-            for candidate in current if isinstance(current, list) else [current]:
-                if candidate is not None and candidate.serial == serial:
-                    execution = candidate
-        if execution is None or execution.visit != visit:
-            return
-        if execution.busy:
-            if execution.inbox is None:
-                execution.inbox = deque()
-            execution.inbox.append((visit, index, delay))
-            return
-        self._on_timer(execution, index, delay)
-        self._settle(execution)
+    def _arm(self, run: Run) -> None:
+        """Cancel the timers of the state left, arm those of the state entered."""
+        if run.handles:
+            for handle in run.handles:
+                self.timers.cancel(handle)
+        run.handles = None
+        execution = run.execution
+        if execution.deadlines:
+            run.handles = [
+                self.timers.call_at(
+                    deadline,
+                    self._timer_fired,
+                    execution.flow,
+                    execution.id,
+                    execution.key,
+                    execution.visit,
+                    index,
+                )
+                for index, deadline in enumerate(execution.deadlines)
+                if deadline is not None
+            ]
 
-    def _on_timer(self, execution: Execution, index: int, delay: float) -> None:
-        state = execution.runtime.flow.states.get(execution.state)
+    def _timer_fired(self, flow: str, ident: int, key: Any, visit: int, index: int) -> None:
+        runtime = self.flows.get(flow)
+        run = None
+        if runtime is not None:
+            for candidate in runtime.live.get(key, ()):
+                if candidate.execution.id == ident:
+                    run = candidate
+        if run is None or run.execution.visit != visit:
+            return
+        if run.busy:
+            if run.inbox is None:
+                run.inbox = deque()
+            run.inbox.append((visit, index))
+            return
+        self._on_timer(run, index)
+        self._settle(run)
+
+    def _on_timer(self, run: Run, index: int) -> None:
+        execution = run.execution
+        state = run.runtime.flow.states.get(execution.state)
         if state is None or index >= len(state.after):
             return
-        label = f"after {delay:g}s"
-        execution.trace.add(self.clock.time(), "timer", label)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "%s[%s] %s in %s",
-                execution.runtime.flow.name,
-                execution.key,
-                label,
-                execution.state,
-            )
-        self._fire(execution, timer_trigger(index), label, execution.context())
+        context = self._context(run)
+        try:
+            label = f"after {float(render(state.after[index].delay, context)):g}s"
+        except (EvaluationError, ValueError, TypeError):
+            label = f"after timer {index}"
+        self.observe.timer(self.clock.time(), execution, label)
+        self._fire(run, timer_trigger(index), label, context)
 
     # -- running actions ----------------------------------------------------------------------
 
-    def _settle(self, execution: Execution) -> None:
+    def _settle(self, run: Run) -> None:
         """After a transition: run the planned actions, or finish, or wait for events."""
-        if execution.done or execution.busy:
+        if run.done or run.busy:
             return
-        state = execution.runtime.flow.states.get(execution.state)
+        execution = run.execution
+        state = run.runtime.flow.states.get(execution.state)
         if execution.plan or (state is not None and state.goto):
-            execution.busy = True
-            self._running.add(execution)
+            run.busy = True
+            self._running.add(run)
             self._idle.clear()
-            execution.task = asyncio.get_running_loop().create_task(self._drive(execution))
+            run.task = asyncio.get_running_loop().create_task(self._drive(run))
         elif execution.state == END:
-            self._finish(execution, "ended")
+            self._finish(run, "ended")
 
-    async def _drive(self, execution: Execution) -> None:
+    async def _drive(self, run: Run) -> None:
+        execution = run.execution
         gotos = 0
         try:
-            while not execution.done:
+            while not run.done:
                 if execution.plan:
-                    step = execution.plan.pop(0)
-                    outcome = await self._run_step(execution, step)
-                    if execution.done:
+                    if self.store.durable:
+                        await self.store.flush()
+                        if run.done:
+                            return
+                    step = run.steps[execution.plan[0]]
+                    outcome = await self._steps.run(
+                        run.runtime.flow, execution, step, self._context(run)
+                    )
+                    if run.done:
                         return
-                    if outcome == "stop":
+                    del execution.plan[0]
+                    if outcome in ("stop", "goto"):
                         execution.plan.clear()
-                    elif outcome == "goto":
-                        execution.plan.clear()
+                    if not execution.plan:
+                        self._caught_up(run)
+                    if outcome == "goto":
                         assert step.error_goto is not None
-                        self._fire(
-                            execution,
-                            error_trigger(step.error_goto),
-                            f"on_error of {step.name}",
-                            execution.context(),
-                        )
+                        cause = f"on_error of {step.name}"
+                        self._fire(run, jump_trigger(step.error_goto), cause, self._context(run))
+                    elif run.stored:
+                        self._put(run)
                     continue
-                state = execution.runtime.flow.states.get(execution.state)
+                state = run.runtime.flow.states.get(execution.state)
                 if state is not None and state.goto:
                     gotos += 1
                     if gotos > _MAX_GOTOS:
-                        execution.trace.add(
-                            self.clock.time(),
-                            "note",
-                            f"stopped: more than {_MAX_GOTOS} goto in a row",
-                        )
-                        execution.trace.failed = True
-                        self._finish(execution, "loop")
+                        self._note(run, f"stopped: more than {_MAX_GOTOS} goto in a row", True)
+                        self._finish(run, "loop")
                         return
-                    self._fire(execution, GOTO, "goto", execution.context())
+                    self._fire(run, GOTO, "goto", self._context(run))
                     continue
                 if execution.state == END:
-                    self._finish(execution, "ended")
+                    self._finish(run, "ended")
                     return
-                if not execution.inbox:
+                if not run.inbox:
                     return
                 gotos = 0
-                item = execution.inbox.popleft()
+                item = run.inbox.popleft()
                 if isinstance(item, tuple):
-                    visit, index, delay = item
+                    visit, index = item
                     if visit == execution.visit:
-                        self._on_timer(execution, index, delay)
+                        self._on_timer(run, index)
                 else:
                     name = item["eventName"]
-                    if name in execution.runtime.handled.get(execution.state, ()):
-                        self._handle(execution, item, name)
+                    if name in run.runtime.handled.get(execution.state, ()):
+                        self._handle(run, item, name)
         except asyncio.CancelledError:
-            if not execution.done:
-                self._finish(execution, "cancelled")
+            if not run.done and not self._stopping:
+                self._finish(run, "cancelled")
             raise
+        except StoreError as exc:
+            self._note(run, f"ended: its state could not be stored ({exc})", True)
+            self._finish(run, "store failed")
         except Exception as exc:  # a bug must not kill the engine; it kills this execution
-            log.exception("%s[%s] crashed", execution.runtime.flow.name, execution.key)
-            execution.trace.add(self.clock.time(), "note", f"crashed: {exc!r}")
-            execution.trace.failed = True
-            self._finish(execution, "crashed")
+            log.exception("%s[%s] crashed", execution.flow, execution.key)
+            self._note(run, f"crashed: {exc!r}", True)
+            self._finish(run, "crashed")
         finally:
-            execution.busy = False
-            execution.task = None
-            self._running.discard(execution)
+            run.busy = False
+            run.task = None
+            self._running.discard(run)
             if not self._running:
                 self._idle.set()
 
-    async def _run_step(self, execution: Execution, step: Step) -> str:
-        """Run one action; returns ``ok``, ``skipped``, ``continue``, ``stop`` or ``goto``."""
-        trace = execution.trace
-        context = execution.context()
-        if step.guard is not None:
-            passed, value = await self._guard(execution, step, context)
-            trace.add(self.clock.time(), "condition", f"guard {step.guard.source}", value)
-            if not passed:
-                trace.add(self.clock.time(), "skip", step.name, "guard is false")
-                if log.isEnabledFor(logging.INFO):
-                    log.info(
-                        "%s[%s] %s skipped: guard %s is false",
-                        execution.runtime.flow.name,
-                        execution.key,
-                        step.name,
-                        step.guard.source,
-                    )
-                return "skipped"
-        started = time.perf_counter()
-        args: dict[str, Any] = {}
-        try:
-            for name, raw in step.args.items():
-                value = render(raw, context)
-                if isinstance(raw, Dynamic):
-                    param = step.action.param(name)
-                    if param is not None:
-                        ok, value = check_type(param, value)
-                        if not ok:
-                            raise ActionError(
-                                f"{name} must be {describe_type(param)}, got {value!r}"
-                            )
-                args[name] = value
-            ctx = ActionContext(execution, self.gateway, self.emit, log, step.name, context)
-            result = await step.action.run(ctx, args)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            details = exc.details if isinstance(exc, ActionError) else error_details(exc)
-            error = {"message": str(exc) or type(exc).__name__, **details}
-            ms = (time.perf_counter() - started) * 1000
-            trace.add(self.clock.time(), "action", step.name, args, False, error, ms)
-            trace.failed = True
-            if self.action_log is not None:
-                self.action_log.append((self.clock.time(), execution, step.name, args, False))
-            log.warning(
-                "%s[%s] %s failed: %s",
-                execution.runtime.flow.name,
-                execution.key,
-                step.name,
-                error["message"],
-            )
-            return step.on_error
-        ms = (time.perf_counter() - started) * 1000
-        trace.add(self.clock.time(), "action", step.name, args, True, result, ms)
-        if self.action_log is not None:
-            self.action_log.append((self.clock.time(), execution, step.name, args, True))
-        if step.result_var:
-            execution.set_vars({step.result_var: result})
-        if log.isEnabledFor(logging.INFO) and step.action.name != "log":
-            log.info(
-                "%s[%s] %s%s ok",
-                execution.runtime.flow.name,
-                execution.key,
-                step.name,
-                _brief(args),
-            )
-        return "ok"
-
-    async def _guard(
-        self, execution: Execution, step: Step, context: dict[str, Any]
-    ) -> tuple[bool, Any]:
-        guard = step.guard
-        assert guard is not None
-        fresh = dict(context)
-        try:
-            if "call" in guard.names:
-                ref = render(step.args.get("call"), context) or execution.key
-                fresh["call"] = await self.gateway.fetch_call(
-                    str(ref), render(step.args.get("user"), context) or execution.login
-                )
-            if "agent" in guard.names:
-                login = render(step.args.get("user"), context) or execution.login
-                fresh["agent"] = await self.gateway.fetch_agent(str(login))
-            passed = truthy(guard.evaluate(fresh))
-        except (EvaluationError, ActionError) as exc:
-            return False, f"error: {exc}"
-        return passed, passed
+    def _caught_up(self, run: Run) -> None:
+        """A plan is done: a run of a replaced flow moves to the new version's steps."""
+        if run.steps is not run.runtime.steps:
+            run.steps = run.runtime.steps
+            run.execution.version = run.runtime.flow.digest
 
     def emit(self, event: dict[str, Any]) -> None:
         """Dispatch an event produced by a flow or a plugin (soon, not within the caller)."""
@@ -686,43 +561,47 @@ class Engine:
 
     # -- ending -------------------------------------------------------------------------------
 
-    def _finish(self, execution: Execution, outcome: str) -> None:
-        if execution.done:
-            return
-        execution.done = True
-        self._cancel_timers(execution)
-        runtime = execution.runtime
-        current = runtime.live.get(execution.key)
-        if isinstance(current, list):
-            if execution in current:
-                current.remove(execution)
-            if not current:
-                del runtime.live[execution.key]
-        elif current is execution:
-            del runtime.live[execution.key]
-        trace = execution.trace
-        trace.ended = self.clock.time()
-        trace.outcome = outcome
-        self.traces.archive(trace)
-        if execution.task is not None and execution.task is not _current_task():
-            execution.task.cancel()
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "%s[%s] %s in %s%s",
-                runtime.flow.name,
-                execution.key,
-                outcome,
-                execution.state,
-                " (with errors)" if trace.failed else "",
-            )
-        waiting = runtime.waiting.get(execution.key)
-        if waiting and execution.key not in runtime.live:
-            index, event = waiting.popleft()
-            if not waiting:
-                del runtime.waiting[execution.key]
-            self._start(runtime, execution.key, index, event, None)
+    def _note(self, run: Run, text: str, failed: bool = False) -> None:
+        self.observe.note(self.clock.time(), run.execution, text, failed)
 
-    # -- after an event gap -------------------------------------------------------------------
+    def _finish(self, run: Run, outcome: str) -> None:
+        """End a run: forget it here and in the store, tell the observers."""
+        if run.done:
+            return
+        self._drop(run)
+        if run.stored:
+            self.store.remove(run.execution.id)
+        self.observe.ended(self.clock.time(), run.execution, outcome)
+        runtime = run.runtime
+        waiting = next_waiting(runtime, run.execution.key)
+        if waiting is not None:
+            self.begin(runtime, run.execution.key, waiting[0], waiting[1], None)
+
+    def _drop(self, run: Run) -> None:
+        """Stop a run's machinery (timers, task) and take it off its flow's live runs."""
+        run.done = True
+        if run.handles:
+            for handle in run.handles:
+                self.timers.cancel(handle)
+        run.handles = None
+        key = run.execution.key
+        runs = run.runtime.live.get(key)
+        if runs is not None and run in runs:
+            runs.remove(run)
+            if not runs:
+                del run.runtime.live[key]
+        if run.task is not None and run.task is not _current_task():
+            run.task.cancel()
+
+    def _store_failed(self, ids: list[int], error: StoreError) -> None:
+        failed = set(ids)
+        for runtime in list(self.flows.values()):
+            for run in runtime.runs():
+                if run.execution.id in failed:
+                    self._note(run, f"ended: its state could not be stored ({error})", True)
+                    self._finish(run, "store failed")
+
+    # -- after a blind spell ------------------------------------------------------------------
 
     def snapshot_requests(self) -> list[tuple[str, str]]:
         """``(client method, login)`` snapshots that resynchronise the live executions.
@@ -731,82 +610,89 @@ class Engine:
         which ``dispatch`` reconciles), agent executions ``acd.request_snapshot`` and
         routing ones ``routing.request_snapshot`` (answered by the usual events).
         """
-        wanted: set[tuple[str, str]] = set()
-        for runtime in self.flows.values():
-            events = runtime.flow.events()
-            methods = []
-            if events & _CALL_EVENTS:
-                methods.append("telephony.request_snapshot")
-            if "OnAgentStateChanged" in events:
-                methods.append("acd.request_snapshot")
-            if "OnRoutingStateChanged" in events:
-                methods.append("routing.request_snapshot")
-            for execution in runtime.executions():
-                if isinstance(execution.login, str):
-                    wanted.update((method, execution.login) for method in methods)
-                    execution.trace.add(self.clock.time(), "note", "event gap: resynchronising")
-        return sorted(wanted)
+        requests = []
+        noted: set[int] = set()
+        for method, login, runs in snapshot_requests(self.flows.values()):
+            requests.append((method, login))
+            for run in runs:
+                if run.execution.id not in noted:
+                    noted.add(run.execution.id)
+                    self._note(run, "resynchronising with O2G")
+        return requests
 
-    def _reconcile_calls(self, event: dict[str, Any]) -> None:
-        """Compare a user's calls in an OnTelephonyState with the call executions."""
-        login = event.get("loginName")
-        state = event.get("state") or {}
-        calls = {
-            call.get("callRef"): call for call in state.get("calls") or [] if isinstance(call, dict)
-        }
-        for runtime in self.flows.values():
-            for execution in runtime.executions():
-                if execution.login != login or execution.event.get("callRef") != execution.key:
-                    continue
-                call = calls.get(execution.key)
-                if call is None:
-                    synthetic = {
-                        "eventName": "OnCallRemoved",
-                        "loginName": login,
-                        "callRef": execution.key,
-                        "cause": "UNKNOWN",
-                        "reconciled": True,
-                    }
-                elif _leg_states(call.get("legs")) != _leg_states(
-                    execution.event.get("legs") or execution.event.get("modifiedLegs")
-                ):
-                    synthetic = {
-                        "eventName": "OnCallModified",
-                        "loginName": login,
-                        "callRef": execution.key,
-                        "callData": call.get("callData"),
-                        "modifiedLegs": call.get("legs") or [],
-                        "modifiedParticipants": call.get("participants") or [],
-                        "reconciled": True,
-                    }
-                else:
-                    continue
-                execution.trace.add(
-                    self.clock.time(),
-                    "note",
-                    f"reconciled: {synthetic['eventName']} from the snapshot",
-                )
-                self._deliver(execution, synthetic, synthetic["eventName"])
-                if (
-                    call is None
-                    and not execution.done
-                    and not execution.busy
-                    and "OnCallRemoved" not in runtime.handled.get(execution.state, ())
-                ):
-                    self._finish(execution, "call gone")
-        for ref, call in calls.items():
-            if ref not in self._seen_calls:
-                self.dispatch(
-                    {
-                        "eventName": "OnCallCreated",
-                        "loginName": login,
-                        "callRef": ref,
-                        "callData": call.get("callData"),
-                        "legs": call.get("legs") or [],
-                        "participants": call.get("participants") or [],
-                        "reconciled": True,
-                    }
-                )
+    def _reconciled(self, run: Run, event: dict[str, Any]) -> None:
+        name = event["eventName"]
+        self._note(run, f"reconciled: {name} from the snapshot")
+        self.deliver(run, event, name)
+        if (
+            name == "OnCallRemoved"
+            and not run.done
+            and not run.busy
+            and name not in run.runtime.handled.get(run.execution.state, ())
+        ):
+            self._finish(run, "call gone")
+
+    # -- start and stop -----------------------------------------------------------------------
+
+    async def start(self, restored: Restored | None = None) -> None:
+        """Read the store back (unless ``restored`` is given), arm the timers again and
+        resume the executions. Raises ``StoreError`` if the store cannot be used."""
+        if restored is None:
+            restored = await self.store.open()
+        self._ids = itertools.count(restored.next_id)
+        self.timers.start()
+        for execution in restored.executions:
+            self._restore(execution)
+
+    def _restore(self, execution: Execution) -> None:
+        now = self.clock.time()
+        self.observe.restored(now, execution)
+        runtime = self.flows.get(execution.flow)
+        if runtime is None:
+            text = f"ended: flow {execution.flow!r} is no longer loaded"
+            self.observe.note(now, execution, text, True)
+            self.observe.ended(now, execution, "flow removed")
+            self.store.remove(execution.id)
+            return
+        run = Run(execution, runtime)
+        run.stored = True
+        runtime.live.setdefault(execution.key, []).append(run)
+        if execution.version != runtime.flow.digest:
+            if execution.plan:
+                self._note(run, f"{len(execution.plan)} planned action(s) dropped: flow changed")
+                execution.plan.clear()
+            self._reload(run, runtime)
+            if run.done:
+                return
+        self._rearm_restored(run, now)
+        if not run.done:
+            self._settle(run)
+
+    def _rearm_restored(self, run: Run, now: float) -> None:
+        """Arm a restored run's timers; one overdue beyond the grace follows ``on_missed``."""
+        execution = run.execution
+        state = run.runtime.flow.states.get(execution.state)
+        deadlines = execution.deadlines or []
+        if state is None:
+            return
+        for index, deadline in sorted(
+            ((i, d) for i, d in enumerate(deadlines) if d is not None and i < len(state.after)),
+            key=lambda item: item[1],
+        ):
+            if now - deadline <= self.grace:
+                continue
+            timer = state.after[index]
+            self._note(run, f"timer {index} came due {now - deadline:.0f}s ago, beyond the grace")
+            if timer.on_missed == "fire":
+                continue
+            deadlines[index] = None
+            if timer.on_missed == "goto" and timer.missed_goto:
+                self._arm(run)
+                self._fire(run, jump_trigger(timer.missed_goto), "missed timer", self._context(run))
+            else:
+                self._finish(run, "timer missed")
+            return
+        self._arm(run)
 
     async def idle(self) -> None:
         """Wait until no execution has actions in flight and no emitted event is pending."""
@@ -815,28 +701,28 @@ class Engine:
                 await self._idle.wait()
             await asyncio.sleep(0)
 
-    async def start(self) -> None:
-        """Start the timers (call from the running loop)."""
-        self.timers.start()
+    async def stop(self, drain: float = 2.0) -> None:
+        """Stop: let actions in flight finish for up to ``drain`` seconds, then cancel them.
 
-    async def stop(self) -> None:
-        """Cancel running actions and timers; live executions end as ``stopped``."""
-        for execution in self.executions():
-            self._finish(execution, "stopped")
+        With a durable store the live executions stay in it (``suspended``) with their
+        timers, for the next start; otherwise they end as ``stopped``.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(drain):
+                await self.idle()
+        self._stopping = True
+        keep = self.store.durable
+        for runtime in self.flows.values():
+            for run in runtime.runs():
+                if keep:
+                    self._drop(run)
+                    self.observe.ended(self.clock.time(), run.execution, "suspended")
+                else:
+                    self._finish(run, "stopped")
         await self.idle()
         self.timers.stop()
-
-
-def _leg_states(legs: Any) -> tuple[Any, ...]:
-    if not isinstance(legs, list):
-        return ()
-    return tuple(
-        sorted(
-            (str(leg.get("deviceId")), str(leg.get("state")))
-            for leg in legs
-            if isinstance(leg, dict)
-        )
-    )
+        self.store.set_meta("next_id", str(next(self._ids)))
+        await self.store.close()
 
 
 def _current_task() -> asyncio.Task[Any] | None:
@@ -844,8 +730,3 @@ def _current_task() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:
         return None
-
-
-def _brief(args: dict[str, Any]) -> str:
-    shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None and k != "user")
-    return f" ({shown})" if shown else ""

@@ -20,14 +20,17 @@ from .._yaml import Location
 from .expressions import format_value
 from .gateway import RecordingGateway
 from .model import END, Expect, Flow, TestCase
+from .observer import Observer
 from .registry import Registry
-from .runtime import Engine, Execution
+from .runtime import Engine
+from .state import Execution
 from .timers import VirtualClock, VirtualTimers, zone
 from .trace import TraceStore
 
 __all__ = [
     "DEFAULT_START",
     "ActionRecord",
+    "Recorder",
     "ReplayReport",
     "TestResult",
     "replay",
@@ -57,6 +60,36 @@ class ActionRecord:
         status = "" if self.ok else " (failed)"
         when = f"{_seconds(self.at)} " if timed else ""
         return f"{when}{self.action} {text}".rstrip() + status
+
+
+class Recorder(Observer):
+    """An observer keeping every action an engine ran and every start condition found false."""
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[float, Execution, str, dict[str, Any], bool]] = []
+        self.misses: list[tuple[float, str, str, Any, str, Any]] = []
+
+    def action(
+        self,
+        at: float,
+        execution: Execution,
+        name: str,
+        args: dict[str, Any],
+        ok: bool,
+        result: Any,
+        ms: float,
+    ) -> None:
+        self.actions.append((at, execution, name, args, ok))
+
+    def missed(self, at: float, flow: str, event: str, key: Any, source: str, value: Any) -> None:
+        self.misses.append((at, flow, event, key, source, value))
+
+    def records(self, start_at: float) -> list[ActionRecord]:
+        """The actions, ``at`` counted from ``start_at``."""
+        return [
+            ActionRecord(t - start_at, execution.flow, execution.key, name, args, ok)
+            for t, execution, name, args, ok in self.actions
+        ]
 
 
 @dataclass
@@ -116,6 +149,7 @@ async def run_case(
     timers = VirtualTimers(clock)
     failures = {item["match"]: item["error"] for item in case.failures}
     gateway = RecordingGateway(clock, failures)
+    recorder = Recorder()
     engine = Engine(
         [dataclasses.replace(flow, enabled=True)],
         gateway,
@@ -123,16 +157,17 @@ async def run_case(
         clock=clock,
         timers=timers,
         traces=TraceStore(10_000, 10_000),
+        observers=[recorder],
         timezone=timezone,
         explain=True,
     )
-    engine.action_log = []
+    await engine.start()
     for item in sorted(case.events, key=lambda e: e.at):
         await _feed(engine, timers, start_at + item.at, item.event)
     await _advance(engine, timers, None if case.until is None else start_at + case.until)
-    actions = _records(engine, start_at)
+    actions = recorder.records(start_at)
     effects = [record for record in actions if engine.registry.actions[record.action].effect]
-    problems = _compare(case, effects, engine, start_at)
+    problems = _compare(case, effects, engine, recorder, start_at)
     await engine.stop()
     return TestResult(flow.name, case.name, case.location, not problems, problems, actions)
 
@@ -159,16 +194,12 @@ async def _advance(engine: Engine, timers: VirtualTimers, until: float | None) -
         clock.now = max(clock.now, until)
 
 
-def _records(engine: Engine, start_at: float) -> list[ActionRecord]:
-    log = engine.action_log or []
-    return [
-        ActionRecord(t - start_at, execution.runtime.flow.name, execution.key, name, args, ok)
-        for t, execution, name, args, ok in log
-    ]
-
-
 def _compare(
-    case: TestCase, effects: list[ActionRecord], engine: Engine, start_at: float
+    case: TestCase,
+    effects: list[ActionRecord],
+    engine: Engine,
+    recorder: Recorder,
+    start_at: float,
 ) -> list[str]:
     problems: list[str] = []
     if case.expect is not None and not _matches(case.expect, effects):
@@ -189,7 +220,7 @@ def _compare(
     if case.state is not None:
         problems.extend(_check_states(case.state, engine))
     if problems:
-        problems.extend(_why_not(engine, start_at))
+        problems.extend(_why_not(recorder, start_at))
     return problems
 
 
@@ -239,11 +270,11 @@ def _check_states(expected: str | dict[str, str], engine: Engine) -> list[str]:
     return problems
 
 
-def _why_not(engine: Engine, start_at: float) -> list[str]:
+def _why_not(recorder: Recorder, start_at: float) -> list[str]:
     return [
         f"at {_seconds(t - start_at)} {event} for {key}: start condition {source!r} "
         f"was {format_value(value) or 'null'}"
-        for t, _, event, key, source, value in engine.misses
+        for t, _, event, key, source, value in recorder.misses
     ]
 
 
@@ -295,15 +326,22 @@ async def replay(
     clock = VirtualClock(start_at)
     timers = VirtualTimers(clock)
     gateway = RecordingGateway(clock)
+    recorder = Recorder()
     engine = Engine(
-        flows, gateway, registry=registry, clock=clock, timers=timers, timezone=timezone
+        flows,
+        gateway,
+        registry=registry,
+        clock=clock,
+        timers=timers,
+        observers=[recorder],
+        timezone=timezone,
     )
-    engine.action_log = []
+    await engine.start()
     for at, event in entries:
         await _feed(engine, timers, max(clock.now, at if at is not None else clock.now), event)
         report.events += 1
     await _advance(engine, timers, None)
-    report.actions = _records(engine, start_at)
+    report.actions = recorder.records(start_at)
     await engine.stop()
     return report
 

@@ -1,34 +1,34 @@
-"""Clocks and timers: real time on APScheduler, or virtual time for offline runs.
+"""Clocks and timers: real time on the event loop, or virtual time for offline runs.
 
-The engine only needs ``call_at`` and ``cancel``; keeping APScheduler behind this small
-interface makes a later move (a durable job store, APScheduler 4) a local change. Timer
-callbacks receive primitive arguments (flow, key, serial, visit, index) so a persistent
-store could hold them.
+The engine needs only ``call_at`` (epoch seconds) and ``cancel``. A timer's identity is
+its callback's arguments (flow, execution, state visit, timer index): the engine keeps
+deadlines in its store and arms them again after a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 __all__ = [
     "Clock",
-    "SchedulerTimers",
+    "LoopTimers",
     "SystemClock",
     "Timers",
     "VirtualClock",
     "VirtualTimers",
     "zone",
 ]
+
+log = logging.getLogger("o2g_flows.engine")
 
 
 def zone(value: str | tzinfo | None) -> tzinfo:
@@ -85,52 +85,46 @@ class Timers(ABC):
         """Stop firing; pending timers are dropped."""
 
 
-async def _fire(callback: Callable[..., None], *args: Any) -> None:
-    # a coroutine, so AsyncIOScheduler runs it on the event loop, not in a worker thread
-    callback(*args)
+class LoopTimers(Timers):
+    """Timers on the asyncio event loop: a heap of deadlines and one ``loop.call_at``.
 
-
-class SchedulerTimers(Timers):
-    """Timers on APScheduler 3 (``AsyncIOScheduler``, in-memory job store).
-
-    Pending timers wait in a heap; APScheduler holds a single date job, armed for the
-    earliest of them. With 10,000 live executions a job per timer costs ~1 KB and a
-    signature check, a sorted-list insert and a removal per state change; a heap entry
-    costs ~0.1 KB and O(log n). Cancelling marks the entry; the heap is compacted when
-    cancelled entries outnumber live ones.
+    Deadlines are given in epoch seconds (``Clock.time``) and kept on the monotonic clock,
+    so setting the machine's clock back or forward neither fires a timer twice nor loses
+    it. Only the loop callback that fires timers re-arms the next one, never a timer's own
+    callback from inside a scheduler run. A burst of due timers fires in deadline order,
+    ``batch`` per turn of the loop so that events keep flowing in between; a callback that
+    raises is logged and the others fire. Cancelling marks the entry (O(1)); the heap is
+    compacted when cancelled entries outnumber live ones.
     """
 
-    _JOB_ID = "o2g-flows-timers"
-
-    def __init__(self) -> None:
-        self.scheduler = AsyncIOScheduler(
-            jobstores={"default": MemoryJobStore()},
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            timezone=UTC,
-        )
+    def __init__(self, clock: Clock | None = None, batch: int = 1000) -> None:
+        self.clock = clock or SystemClock()
+        self.batch = batch
         self._heap: list[list[Any]] = []
         self._order = itertools.count()
-        self._armed: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed: float | None = None  # monotonic time of the pending wake-up
         self._cancelled = 0
 
     def start(self) -> None:
-        if not self.scheduler.running:
-            self.scheduler.start()
+        self._loop = asyncio.get_running_loop()
         if self._heap:
             self._arm(self._heap[0][0])
 
     def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._armed = self._loop = None
         self._heap.clear()
-        self._armed = None
         self._cancelled = 0
 
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
-        entry = [when, next(self._order), callback, args]
+        due = time.monotonic() + (when - self.clock.time())
+        entry = [due, next(self._order), callback, args]
         heapq.heappush(self._heap, entry)
-        if self._armed is None or when < self._armed:
-            self._arm(when)
+        if self._loop is not None and (self._armed is None or due < self._armed):
+            self._arm(due)
         return entry
 
     def cancel(self, handle: Any) -> None:
@@ -142,34 +136,38 @@ class SchedulerTimers(Timers):
                 heapq.heapify(self._heap)
                 self._cancelled = 0
 
-    def _arm(self, when: float) -> None:
-        self._armed = when
-        if self.scheduler.running:
-            self.scheduler.add_job(
-                _fire,
-                "date",
-                run_date=datetime.fromtimestamp(when, UTC),
-                args=(self._wake,),
-                id=self._JOB_ID,
-                replace_existing=True,
-            )
+    def pending(self) -> int:
+        """How many timers wait to fire."""
+        return len(self._heap) - self._cancelled
+
+    def _arm(self, due: float) -> None:
+        assert self._loop is not None
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = due
+        self._handle = self._loop.call_at(due, self._wake)
 
     def _wake(self) -> None:
-        self._armed = None
-        now = time.time()
+        self._handle = self._armed = None
+        now = time.monotonic()
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        fired = 0
+        while heap and heap[0][0] <= now and fired < self.batch:
             entry = heapq.heappop(heap)
             callback = entry[2]
             if callback is None:
                 self._cancelled -= 1
                 continue
             entry[2] = None  # fired: a later cancel() (leaving the state) is not counted
-            callback(*entry[3])
+            fired += 1
+            try:
+                callback(*entry[3])
+            except Exception:
+                log.exception("timer callback %r failed", callback)
         while heap and heap[0][2] is None:
             heapq.heappop(heap)
             self._cancelled -= 1
-        if heap and (self._armed is None or heap[0][0] < self._armed):
+        if heap and self._loop is not None and (self._armed is None or heap[0][0] < self._armed):
             self._arm(heap[0][0])
 
 
@@ -202,6 +200,10 @@ class VirtualTimers(Timers):
         when, _, callback, args, _ = heapq.heappop(self._heap)
         self.clock.now = max(self.clock.now, when)
         callback(*args)
+
+    def pending(self) -> int:
+        """How many timers wait to fire."""
+        return sum(1 for entry in self._heap if not entry[4])
 
     def stop(self) -> None:
         self._heap.clear()

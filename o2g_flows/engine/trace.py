@@ -1,8 +1,9 @@
 """Traces: what drove an execution and what it did, kept for recent and failed executions.
 
-An execution appends tuples to its trace as it goes (cheap on the hot path); the store
-keeps finished traces in two bounded queues, one for all recent executions and one for
-the failed ones, so a flood of ordinary calls never evicts the failure you are after.
+``TraceStore`` is an engine observer: it appends a tuple to the running execution's trace
+at each step (cheap on the hot path) and keeps finished traces in two bounded queues, one
+for all recent executions and one for the failed ones, so a flood of ordinary calls never
+evicts the failure you are after.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
+
+from .observer import Observer
+from .state import Execution
 
 __all__ = ["REDACTED_FIELDS", "Trace", "TraceStore", "redact"]
 
@@ -162,13 +166,23 @@ def _describe(item: dict[str, Any]) -> str:
     return f"{kind:<10} {item['text']}"
 
 
-class TraceStore:
-    """Finished traces: the ``recent`` last ones, and separately the ``failed`` last ones."""
+class TraceStore(Observer):
+    """Traces of running executions, and the ``recent`` last finished ones and separately
+    the ``failed`` last ones."""
 
     def __init__(self, recent: int = 200, failed: int = 200, redact_numbers: bool = False) -> None:
         self.redact_numbers = redact_numbers
+        self._live: dict[int, Trace] = {}
         self._recent: deque[Trace] = deque(maxlen=recent)
         self._failed: deque[Trace] = deque(maxlen=failed)
+
+    def current(self, execution: Execution) -> Trace:
+        """The trace of a running execution."""
+        return self._live[execution.id]
+
+    def running(self) -> list[Trace]:
+        """The traces of the running executions."""
+        return list(self._live.values())
 
     def archive(self, trace: Trace) -> None:
         """Keep a finished trace (redacted first if the store redacts numbers)."""
@@ -177,6 +191,64 @@ class TraceStore:
         self._recent.append(trace)
         if trace.failed:
             self._failed.append(trace)
+
+    # -- the observer -------------------------------------------------------------------------
+
+    def started(self, at: float, execution: Execution, condition: tuple[str, Any] | None) -> None:
+        trace = self._live[execution.id] = Trace(execution.flow, execution.key, execution.id, at)
+        event = execution.event
+        trace.entries.append((at, "event", event.get("eventName"), event))
+        if condition is not None:
+            trace.entries.append((at, "condition", condition[0], condition[1]))
+
+    def restored(self, at: float, execution: Execution) -> None:
+        trace = Trace(execution.flow, execution.key, execution.id, execution.started)
+        trace.entries.append((at, "note", f"restored in {execution.state}"))
+        self._live[execution.id] = trace
+
+    def event(self, at: float, execution: Execution, name: str, event: dict[str, Any]) -> None:
+        self._live[execution.id].entries.append((at, "event", name, event))
+
+    def condition(self, at: float, execution: Execution, source: str, result: Any) -> None:
+        self._live[execution.id].entries.append((at, "condition", source, result))
+
+    def transition(
+        self, at: float, execution: Execution, source: str, dest: str, cause: Any
+    ) -> None:
+        self._live[execution.id].entries.append((at, "transition", source, dest, cause))
+
+    def timer(self, at: float, execution: Execution, label: str) -> None:
+        self._live[execution.id].entries.append((at, "timer", label))
+
+    def action(
+        self,
+        at: float,
+        execution: Execution,
+        name: str,
+        args: dict[str, Any],
+        ok: bool,
+        result: Any,
+        ms: float,
+    ) -> None:
+        trace = self._live[execution.id]
+        trace.entries.append((at, "action", name, args, ok, result, ms))
+        if not ok:
+            trace.failed = True
+
+    def skipped(self, at: float, execution: Execution, name: str, reason: str) -> None:
+        self._live[execution.id].entries.append((at, "skip", name, reason))
+
+    def note(self, at: float, execution: Execution, text: str, failed: bool = False) -> None:
+        trace = self._live[execution.id]
+        trace.entries.append((at, "note", text))
+        if failed:
+            trace.failed = True
+
+    def ended(self, at: float, execution: Execution, outcome: str) -> None:
+        trace = self._live.pop(execution.id)
+        trace.ended = at
+        trace.outcome = outcome
+        self.archive(trace)
 
     def query(
         self,
@@ -197,6 +269,7 @@ class TraceStore:
         return found[-limit:] if limit else found
 
     def __iter__(self) -> Iterator[Trace]:
+        """The finished traces, oldest first."""
         return iter(self._recent)
 
     def __len__(self) -> int:

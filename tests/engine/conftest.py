@@ -14,6 +14,7 @@ from o2g_flows.client import O2GClient
 from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_text
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
+from o2g_flows.engine.testing import Recorder
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
 from o2g_flows.sim import Simulator
 
@@ -47,16 +48,17 @@ class Offline:
         self.clock = VirtualClock(START)
         self.timers = VirtualTimers(self.clock)
         self.gateway = RecordingGateway(self.clock)
+        self.recorder = Recorder()
         self.engine = Engine(
             flows,
             self.gateway,
             registry=registry,
             clock=self.clock,
             timers=self.timers,
+            observers=[self.recorder],
             timezone="UTC",
             **options,
         )
-        self.engine.action_log = []
 
     async def send(self, event_name: str, **fields: Any) -> None:
         """Dispatch an event now and let the actions it causes run."""
@@ -76,7 +78,7 @@ class Offline:
     @property
     def actions(self) -> list[tuple[str, dict[str, Any]]]:
         """``(action, args)`` of every action run, in order."""
-        return [(name, args) for _, _, name, args, _ in self.engine.action_log or []]
+        return [(name, args) for _, _, name, args, _ in self.recorder.actions]
 
     def names(self) -> list[str]:
         return [name for name, _ in self.actions]
@@ -137,7 +139,7 @@ class Live:
     def actions(self, flow: str | None = None) -> list[tuple[str, dict[str, Any], bool]]:
         """``(action, args, ok)`` of every action run so far (finished executions first)."""
         found = []
-        traces = [*self.engine.traces, *(e.trace for e in self.engine.executions())]
+        traces = [*self.engine.traces, *self.engine.traces.running()]
         for trace in traces:
             if flow is None or trace.flow == flow:
                 found.extend((entry[2], entry[3], entry[4]) for entry in trace.actions())

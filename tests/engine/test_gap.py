@@ -34,7 +34,7 @@ async def test_a_call_that_ended_during_a_gateway_restart_is_reconciled(running,
     await sim.restart()  # a fresh PBX: the call is gone, and so are the session and events
     (trace,) = await engine.until(lambda: engine.traces("ring"), timeout=20)
     notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
-    assert notes == ["event gap: resynchronising", "reconciled: OnCallRemoved from the snapshot"]
+    assert notes == ["resynchronising with O2G", "reconciled: OnCallRemoved from the snapshot"]
     assert trace.states() == ["ringing", "end"]
     assert engine.actions() == []
 

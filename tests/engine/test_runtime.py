@@ -115,8 +115,8 @@ async def test_events_of_one_key_wait_in_order_while_other_keys_proceed(offline)
     engine.dispatch({"eventName": "OnCallRemoved", "callRef": "c1"})
     await asyncio.sleep(0)
     assert running == ["c1", "c2"]  # both keys run at once
-    c1 = next(e for e in engine.executions() if e.key == "c1")
-    assert c1.state == "ringing" and len(c1.inbox) == 2  # c1's events wait, in order
+    (c1,) = engine.flows["ordered"].live["c1"]
+    assert c1.execution.state == "ringing" and len(c1.inbox) == 2  # c1's events wait, in order
     gate.set()
     await engine.idle()
     (finished,) = engine.traces.query(key="c1")
@@ -163,8 +163,9 @@ async def test_a_timer_delay_that_cannot_be_computed_is_traced(offline):
     run = offline(TIMER.replace("vars.ring", "vars.nothing"))
     await run.send("OnCallCreated", callRef="c1")
     (execution,) = run.engine.executions()
-    assert execution.trace.failed
-    notes = [entry[2] for entry in execution.trace.entries if entry[1] == "note"]
+    trace = run.engine.traces.current(execution)
+    assert trace.failed
+    notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
     assert notes == [
         "timer 0 not set: None is not a duration (a number of seconds, or 20s, 2m, 1h)"
     ]
@@ -245,7 +246,7 @@ async def test_on_error_decides_what_follows_a_failed_action(offline, policy, ac
     assert run.names() == actions
     live = run.engine.executions()
     assert [e.state for e in live] == ([state] if state else [])
-    trace = live[0].trace if live else run.engine.traces.query(key="c1")[0]
+    trace = run.engine.traces.current(live[0]) if live else run.engine.traces.query(key="c1")[0]
     assert trace.failed
     name, _, ok, error, _ = trace.actions()[0][2:]
     assert (name, ok, error["message"]) == ("answer", False, "NOT_FOUND: no such call")

@@ -1,0 +1,368 @@
+"""Where executions, their timers and the schedules' last firings are kept across restarts.
+
+``Store`` is the interface the engine writes through; ``MemoryStore`` keeps nothing
+(``--state :memory:``) and ``SqliteStore`` keeps everything in one SQLite file (WAL).
+Writes are grouped: ``put`` and ``remove`` only note what changed, a commit task writes
+every change noted during one turn of the event loop in one transaction, on a thread of
+its own, and ``flush`` waits until what was noted so far is on disk. The executor awaits
+``flush`` before each action, so a transition is stored before its actions are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from .state import Execution
+
+__all__ = [
+    "MemoryStore",
+    "Restored",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "default_state_path",
+    "open_store",
+]
+
+log = logging.getLogger("o2g_flows.engine")
+
+#: The schema this code writes; a file with a newer one is refused.
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+@dataclass
+class Restored:
+    """What an opened store holds: executions, schedule firings and the next free id."""
+
+    executions: list[Execution] = field(default_factory=list)
+    next_id: int = 1
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+#: Called with the ids of executions whose writes failed, and the error.
+FailureHandler = Callable[[list[int], StoreError], None]
+
+
+class Store(ABC):
+    """The engine's durable state. ``durable`` is False when nothing survives a restart."""
+
+    durable = True
+
+    def __init__(self) -> None:
+        self._marks: dict[tuple[str, str], float] = {}
+        self.on_failure: FailureHandler | None = None
+
+    @abstractmethod
+    async def open(self) -> Restored:
+        """Read what was kept; raises ``StoreError`` if the store cannot be used."""
+
+    @abstractmethod
+    def put(self, execution: Execution) -> None:
+        """Note that ``execution`` changed (written at the next commit)."""
+
+    @abstractmethod
+    def remove(self, execution_id: int) -> None:
+        """Note that an execution ended (deleted at the next commit)."""
+
+    @abstractmethod
+    def set_meta(self, name: str, value: str | None) -> None:
+        """Keep (or, with None, forget) one named text, such as the O2G subscription id."""
+
+    @abstractmethod
+    async def flush(self) -> None:
+        """Return once every change noted so far is stored; raises ``StoreError``."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Store what is pending and release the store."""
+
+    def last_fired(self, flow: str, name: str) -> float | None:
+        """When the schedule ``name`` of ``flow`` last fired (epoch seconds), if known."""
+        return self._marks.get((flow, name))
+
+    def fired(self, flow: str, name: str, at: float) -> None:
+        """Note that a schedule fired ``at`` (kept with the next commit)."""
+        self._marks[flow, name] = at
+
+
+class MemoryStore(Store):
+    """Keeps nothing across restarts: every method is free."""
+
+    durable = False
+
+    async def open(self) -> Restored:
+        return Restored()
+
+    def put(self, execution: Execution) -> None:
+        pass
+
+    def remove(self, execution_id: int) -> None:
+        pass
+
+    def set_meta(self, name: str, value: str | None) -> None:
+        pass
+
+    async def flush(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY, flow TEXT NOT NULL, data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schedules (
+    flow TEXT NOT NULL, name TEXT NOT NULL, fired REAL NOT NULL, PRIMARY KEY (flow, name)
+);
+"""
+
+
+class SqliteStore(Store):
+    """One SQLite file in WAL mode, written by a thread of its own in grouped commits.
+
+    With ``synchronous=NORMAL`` a commit survives the process being killed at any point;
+    a power cut may lose the last commits (never corrupt the file). A lock file beside
+    the state file keeps a second engine from using it at the same time.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._lock: int | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="o2g-flows-store")
+        self._changed: dict[int, Execution | None] = {}  # id -> execution, or None: removed
+        self._meta: dict[str, str | None] = {}
+        self._dirty_marks: set[tuple[str, str]] = set()
+        self._next: asyncio.Future[None] | None = None  # resolved by the commit under way
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- opening ------------------------------------------------------------------------------
+
+    async def open(self) -> Restored:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._open)
+
+    def _open(self) -> Restored:
+        where = str(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"state file {where}: cannot create its folder ({exc.strerror})"
+            ) from None
+        self._take_lock()
+        try:
+            db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"state file {where}: cannot open it ({exc})") from None
+        self._db = db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            status = db.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                raise sqlite3.DatabaseError(status)
+            db.executescript(_SCHEMA)
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            version = int(meta.get("schema", SCHEMA_VERSION))
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"state file {where} was written by a newer o2g-flows (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION}): upgrade, or use another --state"
+                )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            executions = [
+                Execution.from_record(orjson.loads(data))
+                for (data,) in db.execute("SELECT data FROM executions ORDER BY id")
+            ]
+            for flow, name, fired in db.execute("SELECT flow, name, fired FROM schedules"):
+                self._marks[flow, name] = fired
+        except StoreError:
+            self._release()
+            raise
+        except sqlite3.OperationalError as exc:
+            self._release()
+            if "readonly" in str(exc):
+                raise StoreError(
+                    f"state file {where} is read-only: give o2g-flows write access or "
+                    "another --state"
+                ) from None
+            raise StoreError(f"state file {where}: {exc}") from None
+        except (sqlite3.DatabaseError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            self._release()
+            raise StoreError(
+                f"state file {where} is damaged ({exc}): move it away to start empty, "
+                "or restore a backup"
+            ) from None
+        meta.pop("schema", None)
+        next_id = max((execution.id for execution in executions), default=0) + 1
+        next_id = max(next_id, int(meta.pop("next_id", 1)))
+        return Restored(executions, next_id, meta)
+
+    def _take_lock(self) -> None:
+        lock_path = f"{self.path}.lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"state file {self.path}: cannot create {lock_path} ({exc.strerror})"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StoreError(
+                f"state file {self.path} is in use by another o2g-flows (pid {holder}); "
+                "stop it or give this one another --state"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
+
+    def _release(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the flock
+            self._lock = None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def put(self, execution: Execution) -> None:
+        self._changed[execution.id] = execution
+        self._kick()
+
+    def remove(self, execution_id: int) -> None:
+        self._changed[execution_id] = None
+        self._kick()
+
+    def set_meta(self, name: str, value: str | None) -> None:
+        self._meta[name] = value
+        self._kick()
+
+    def fired(self, flow: str, name: str, at: float) -> None:
+        super().fired(flow, name, at)
+        self._dirty_marks.add((flow, name))
+        self._kick()
+
+    async def flush(self) -> None:
+        if self._next is None:
+            return
+        await asyncio.shield(self._next)
+
+    def _kick(self) -> None:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._commit())
+
+    async def _commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._next is not None:
+                await asyncio.sleep(0)  # let this loop turn's writes join the batch
+                done, self._next = self._next, None
+                changed, self._changed = self._changed, {}
+                rows = [
+                    (ident, execution.flow, orjson.dumps(execution.to_record()))
+                    for ident, execution in changed.items()
+                    if execution is not None
+                ]
+                gone = [(ident,) for ident, execution in changed.items() if execution is None]
+                marks = [(flow, name, self._marks[flow, name]) for flow, name in self._dirty_marks]
+                self._dirty_marks = set()
+                meta, self._meta = self._meta, {}
+                try:
+                    await loop.run_in_executor(self._thread, self._write, rows, gone, marks, meta)
+                except StoreError as exc:
+                    log.error("%s", exc)
+                    done.set_exception(exc)
+                    done.exception()  # retrieved: waiters get it from flush()
+                    if self.on_failure is not None:
+                        self.on_failure([row[0] for row in rows], exc)
+                else:
+                    done.set_result(None)
+        finally:
+            self._task = None
+
+    def _write(
+        self,
+        rows: list[tuple[int, str, bytes]],
+        gone: list[tuple[int]],
+        marks: list[tuple[str, str, float]],
+        meta: dict[str, str | None],
+    ) -> None:
+        db = self._db
+        if db is None:
+            raise StoreError(f"state file {self.path} is closed")
+        try:
+            db.execute("BEGIN")
+            if rows:
+                db.executemany("INSERT OR REPLACE INTO executions VALUES (?, ?, ?)", rows)
+            if gone:
+                db.executemany("DELETE FROM executions WHERE id = ?", gone)
+            if marks:
+                db.executemany("INSERT OR REPLACE INTO schedules VALUES (?, ?, ?)", marks)
+            for name, value in meta.items():
+                if value is None:
+                    db.execute("DELETE FROM meta WHERE name = ?", (name,))
+                else:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StoreError(
+                f"state file {self.path}: cannot write ({exc}); "
+                f"{len(rows)} execution(s) could not be kept"
+            ) from None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        with contextlib.suppress(StoreError):
+            await self.flush()
+        if self._task is not None:
+            with contextlib.suppress(StoreError, asyncio.CancelledError):
+                await self._task
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._release)
+        self._thread.shutdown(wait=False)
+
+
+def open_store(where: str | os.PathLike[str] | None) -> Store:
+    """The store for ``--state``: ``:memory:`` (or None) keeps nothing, else a SQLite file."""
+    if where is None or str(where) == ":memory:":
+        return MemoryStore()
+    return SqliteStore(where)
+
+
+def default_state_path(server: str) -> Path:
+    """Where ``run`` keeps its state for a gateway: ``$XDG_STATE_HOME/o2g-flows/HOST.sqlite``."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    host = server.split("://", 1)[-1].split("/", 1)[0].replace(":", "_") or "gateway"
+    return Path(base) / "o2g-flows" / f"{host}.sqlite"
