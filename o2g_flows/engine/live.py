@@ -105,8 +105,8 @@ class LiveRun:
             log.info("subscribed to %s for %s", ", ".join(names), who)
             if ready is not None:
                 ready.set()
-            if engine.executions():
-                await _resynchronise(engine, {"reason": "restored executions"})
+            if engine.store.durable:  # catch up with what happened while stopped
+                await _resynchronise(engine, {"reason": "start"}, named_users=True)
             async for event in client.events(self.subscription, record=self.record):
                 if event.get("eventName") == GAP_EVENT:
                     await _resynchronise(engine, event)
@@ -166,9 +166,13 @@ async def run(
     await LiveRun(engine, client, record=record, sources=sources, echo=echo).run(ready)
 
 
-async def _resynchronise(engine: Engine, gap: dict[str, Any]) -> None:
-    requests = engine.snapshot_requests()
-    log.warning("event gap (%s): asking %d snapshots", gap.get("reason"), len(requests))
+async def _resynchronise(engine: Engine, gap: dict[str, Any], named_users: bool = False) -> None:
+    requests = engine.snapshot_requests(named_users)
+    if not requests:
+        return
+    level = logging.INFO if named_users else logging.WARNING
+    what = "start" if named_users else f"event gap ({gap.get('reason')})"
+    log.log(level, "%s: asking %d snapshot(s)", what, len(requests))
     for method, login in requests:
         try:
             await engine.gateway.invoke(method, {"login_name": login}, "snapshot")

@@ -22,8 +22,12 @@ __all__ = ["CALL_EVENTS", "CallReconciler", "snapshot_requests"]
 CALL_EVENTS = frozenset({"OnCallCreated", "OnCallModified", "OnCallRemoved"})
 
 
-def snapshot_requests(runtimes: Iterable[FlowRuntime]) -> list[tuple[str, str, list[Run]]]:
-    """``(client method, login, runs)``: the snapshots that resynchronise the live runs."""
+def snapshot_requests(
+    runtimes: Iterable[FlowRuntime], named_users: bool = False
+) -> list[tuple[str, str, list[Run]]]:
+    """``(client method, login, runs)``: the snapshots that resynchronise the live runs,
+    and with ``named_users`` those of every user a flow names in ``users:`` (so that a
+    call that began while the engine was stopped is seen)."""
     wanted: dict[tuple[str, str], list[Run]] = {}
     for runtime in runtimes:
         events = runtime.flow.events()
@@ -34,6 +38,10 @@ def snapshot_requests(runtimes: Iterable[FlowRuntime]) -> list[tuple[str, str, l
             methods.append("acd.request_snapshot")
         if "OnRoutingStateChanged" in events:
             methods.append("routing.request_snapshot")
+        if named_users and runtime.flow.users is not None:
+            for login in runtime.flow.users:
+                for method in methods:
+                    wanted.setdefault((method, login), [])
         for run in runtime.runs():
             login = run.execution.login
             if isinstance(login, str):

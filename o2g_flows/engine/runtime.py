@@ -603,8 +603,9 @@ class Engine:
 
     # -- after a blind spell ------------------------------------------------------------------
 
-    def snapshot_requests(self) -> list[tuple[str, str]]:
-        """``(client method, login)`` snapshots that resynchronise the live executions.
+    def snapshot_requests(self, named_users: bool = False) -> list[tuple[str, str]]:
+        """``(client method, login)`` snapshots that resynchronise the live executions (and,
+        with ``named_users``, the users flows name, as at start).
 
         Call executions need ``telephony.request_snapshot`` (answered by OnTelephonyState,
         which ``dispatch`` reconciles), agent executions ``acd.request_snapshot`` and
@@ -612,7 +613,7 @@ class Engine:
         """
         requests = []
         noted: set[int] = set()
-        for method, login, runs in snapshot_requests(self.flows.values()):
+        for method, login, runs in snapshot_requests(self.flows.values(), named_users):
             requests.append((method, login))
             for run in runs:
                 if run.execution.id not in noted:

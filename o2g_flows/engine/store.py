@@ -171,6 +171,12 @@ class SqliteStore(Store):
             raise StoreError(
                 f"state file {where}: cannot create its folder ({exc.strerror})"
             ) from None
+        for place in (self.path, self.path.parent):
+            if place.exists() and not os.access(place, os.W_OK):
+                raise StoreError(
+                    f"state file {where}: {place} is read-only; give o2g-flows write access "
+                    "or another --state"
+                )
         self._take_lock()
         try:
             db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
@@ -203,11 +209,6 @@ class SqliteStore(Store):
             raise
         except sqlite3.OperationalError as exc:
             self._release()
-            if "readonly" in str(exc):
-                raise StoreError(
-                    f"state file {where} is read-only: give o2g-flows write access or "
-                    "another --state"
-                ) from None
             raise StoreError(f"state file {where}: {exc}") from None
         except (sqlite3.DatabaseError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
             self._release()

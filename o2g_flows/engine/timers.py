@@ -106,6 +106,7 @@ class LoopTimers(Timers):
         self._handle: asyncio.TimerHandle | None = None
         self._armed: float | None = None  # monotonic time of the pending wake-up
         self._cancelled = 0
+        self._offset = time.monotonic() - self.clock.time()
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -120,7 +121,12 @@ class LoopTimers(Timers):
         self._cancelled = 0
 
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
-        due = time.monotonic() + (when - self.clock.time())
+        # one offset between the clocks, so that deadlines keep their order exactly; taken
+        # again only when the wall clock was stepped
+        offset = time.monotonic() - self.clock.time()
+        if abs(offset - self._offset) > 0.5:
+            self._offset = offset
+        due = when + self._offset
         entry = [due, next(self._order), callback, args]
         heapq.heappush(self._heap, entry)
         if self._loop is not None and (self._armed is None or due < self._armed):

@@ -1,0 +1,285 @@
+"""Restart without loss: executions and timers read back from the store, overdue timers
+within the grace fired once, later ones following ``on_missed``; actions never repeated
+except the one in flight; flows changed while stopped following ``on_reload``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, load_text
+from o2g_flows.engine.registry import Registry
+from o2g_flows.engine.testing import Recorder
+from o2g_flows.engine.timers import VirtualClock, VirtualTimers
+
+START = 1_736_154_000.0
+
+RING = """\
+flow: no-answer
+key: event.callRef
+on_reload: {policy}
+start:
+  on: OnCallCreated
+  goto: ringing
+states:
+  ringing:
+    after: {{seconds: 20, goto: voicemail{missed}}}
+    on:
+      OnCallRemoved: {{goto: end}}
+  voicemail:
+    enter:
+      - redirect: {{to: VOICEMAIL}}
+      - log: "sent ${{key}} to voicemail"
+    goto: end
+  missed:
+    enter:
+      - log: "too late for ${{key}}"
+    goto: end
+"""
+
+
+class Node:
+    """One engine process: an engine on a state file, a virtual clock shared across restarts."""
+
+    def __init__(
+        self, path: Path, clock: VirtualClock, text: str, registry: Registry | None = None
+    ) -> None:
+        self.clock = clock
+        self.timers = VirtualTimers(clock)
+        self.recorder = Recorder()
+        result = load_text(text, "flow.yaml", registry)
+        assert not result.errors, result.report()
+        self.engine = Engine(
+            result.flows,
+            RecordingGateway(clock),
+            registry=registry,
+            clock=clock,
+            timers=self.timers,
+            store=SqliteStore(path),
+            observers=[self.recorder],
+            timezone="UTC",
+        )
+
+    async def send(self, name: str, **fields: Any) -> None:
+        self.engine.dispatch({"eventName": name, **fields})
+        await self.engine.idle()
+
+    async def advance(self, seconds: float) -> None:
+        until = self.clock.now + seconds
+        while (due := self.timers.next_due()) is not None and due <= until:
+            self.timers.fire_next()
+            await self.engine.idle()
+        self.clock.now = until
+
+    async def crash(self) -> None:
+        """Die as SIGKILL would once the last commit is on disk: no stop, nothing ended."""
+        await self.engine.store.flush()
+        await self.engine.store.close()
+
+    def actions(self) -> list[tuple[str, Any]]:
+        return [
+            (name, args.get("message", args.get("call")))
+            for _, _, name, args, _ in self.recorder.actions
+        ]
+
+    def traces(self) -> list[Any]:
+        return [*self.engine.traces, *self.engine.traces.running()]
+
+
+def ring(policy: str = "keep", missed: str = "") -> str:
+    return RING.format(policy=policy, missed=missed)
+
+
+async def start(tmp_path: Path, clock: VirtualClock, text: str, **kwargs: Any) -> Node:
+    node = Node(tmp_path / "state.sqlite", clock, text, **kwargs)
+    await node.engine.start()
+    return node
+
+
+async def test_a_waiting_timer_fires_after_a_restart_at_its_time(tmp_path):
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, ring())
+    await first.send("OnCallCreated", callRef="c1", loginName="alice")
+    await first.advance(5)
+    await first.crash()
+
+    second = await start(tmp_path, clock, ring())
+    (execution,) = second.engine.executions()
+    assert (execution.key, execution.state) == ("c1", "ringing")
+    assert second.timers.next_due() == START + 20
+    await second.advance(14.9)
+    assert second.actions() == []
+    await second.advance(0.1)
+    assert second.actions() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
+    assert second.engine.executions() == []
+    await second.engine.stop()
+
+
+async def test_a_timer_due_while_stopped_fires_once_at_start_within_the_grace(tmp_path):
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, ring())
+    for ref in ("c1", "c2"):
+        await first.send("OnCallCreated", callRef=ref, loginName="alice")
+    await first.send("OnCallRemoved", callRef="c2", loginName="alice")
+    await first.crash()
+
+    clock.now = START + 200  # down for 200 s: the timer came due 180 s ago
+    second = await start(tmp_path, clock, ring())
+    await second.advance(0)
+    assert second.actions() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
+    await second.crash()
+
+    third = await start(tmp_path, clock, ring())  # nothing left to do: nothing repeats
+    await third.advance(100)
+    assert third.engine.executions() == [] and third.actions() == []
+    await third.engine.stop()
+
+
+async def test_a_timer_due_beyond_the_grace_ends_the_execution_by_default(tmp_path):
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, ring())
+    await first.send("OnCallCreated", callRef="c1", loginName="alice")
+    await first.crash()
+
+    clock.now = START + 3600
+    second = await start(tmp_path, clock, ring())
+    await second.advance(0)
+    assert second.actions() == []
+    (trace,) = second.engine.traces.query(key="c1")
+    assert trace.outcome == "timer missed"
+    notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
+    assert "timer 0 came due 3580s ago, beyond the grace" in notes
+    await second.engine.stop()
+
+
+async def test_on_missed_fire_and_goto(tmp_path):
+    clock = VirtualClock(START)
+    for choice, expected in (
+        ("fire", [("redirect", "c1"), ("log", "sent c1 to voicemail")]),
+        ("{goto: missed}", [("log", "too late for c1")]),
+    ):
+        text = ring(missed=f", on_missed: {choice}")
+        first = await start(tmp_path, clock, text)
+        await first.send("OnCallCreated", callRef="c1", loginName="alice")
+        await first.crash()
+        clock.now += 3600
+        second = await start(tmp_path, clock, text)
+        await second.advance(0)
+        assert second.actions() == expected, choice
+        assert second.engine.executions() == []
+        await second.engine.stop()
+
+
+async def test_a_stored_transition_is_never_replayed_only_the_action_in_flight(tmp_path):
+    registry = Registry.builtin()
+    gate = asyncio.Event()
+    sent: list[str] = []
+
+    @registry.action("page")
+    async def page(ctx, args):
+        sent.append(f"page {ctx.execution.key}")
+        await gate.wait()
+
+    text = """\
+flow: pager
+key: event.callRef
+start:
+  on: OnCallCreated
+  do:
+    - log: first
+    - page
+    - log: last
+  goto: waiting
+states:
+  waiting:
+    on:
+      OnCallRemoved: {goto: end}
+"""
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, text, registry=registry)
+    first.engine.dispatch({"eventName": "OnCallCreated", "callRef": "c1"})
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sent == ["page c1"]  # "log first" is done and stored; "page" is in flight
+    await first.crash()
+
+    gate.set()
+    second = await start(tmp_path, clock, text, registry=registry)
+    await second.engine.idle()
+    # the action in flight at the kill runs again, the one done before does not
+    assert sent == ["page c1", "page c1"]
+    assert second.actions() == [("page", None), ("log", "last")]
+    (execution,) = second.engine.executions()
+    assert execution.state == "waiting" and execution.plan == []
+    await second.send("OnCallRemoved", callRef="c1")
+    assert second.engine.executions() == []
+    await second.engine.stop()
+
+
+async def test_a_clean_stop_keeps_executions_and_timers_for_the_next_start(tmp_path):
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, ring())
+    await first.send("OnCallCreated", callRef="c1", loginName="alice")
+    await first.engine.stop()
+    assert [t.outcome for t in first.engine.traces] == ["suspended"]
+
+    second = await start(tmp_path, clock, ring())
+    await second.advance(20)
+    assert second.actions()[0] == ("redirect", "c1")
+    await second.engine.stop()
+
+
+async def test_a_flow_changed_while_stopped_follows_on_reload(tmp_path):
+    clock = VirtualClock(START)
+    for policy, states, outcome in (
+        ("keep", ["ringing"], None),
+        ("cancel", [], "reloaded"),
+        ("restart", ["ringing"], "reloaded"),
+    ):
+        path = tmp_path / policy
+        path.mkdir()
+        first = await start(path, clock, ring(policy))
+        await first.send("OnCallCreated", callRef="c1", loginName="alice")
+        await first.crash()
+        changed = ring(policy).replace("seconds: 20", "seconds: 30")
+        second = await start(path, clock, changed)
+        assert [e.state for e in second.engine.executions()] == states, policy
+        if outcome:
+            assert second.engine.traces.query(key="c1")[0].outcome == outcome
+        await second.engine.stop()
+
+
+async def test_an_execution_of_a_flow_removed_while_stopped_ends_with_a_trace(tmp_path):
+    clock = VirtualClock(START)
+    first = await start(tmp_path, clock, ring())
+    await first.send("OnCallCreated", callRef="c1", loginName="alice")
+    await first.crash()
+    other = ring().replace("flow: no-answer", "flow: another")
+    second = await start(tmp_path, clock, other)
+    (trace,) = second.engine.traces.query(key="c1")
+    assert trace.outcome == "flow removed"
+    await second.engine.crash() if False else await second.engine.stop()
+    third = await start(tmp_path, clock, ring())
+    assert third.engine.executions() == []  # it left the store
+    await third.engine.stop()
+
+
+async def test_a_store_write_failing_ends_that_execution_loudly_and_others_go_on(tmp_path, caplog):
+    clock = VirtualClock(START)
+    node = await start(tmp_path, clock, ring())
+    await node.send("OnCallCreated", callRef="c1", loginName="alice")
+    await node.engine.store.flush()
+    db = node.engine.store._db  # type: ignore[attr-defined]
+    db.execute("PRAGMA max_page_count = 1")  # the disk is full
+    await node.send("OnCallCreated", callRef="c2", loginName="alice", filler="x" * 50_000)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "cannot write" in caplog.text
+    assert [e.key for e in node.engine.executions()] == ["c1"]
+    (trace,) = node.engine.traces.query(key="c2")
+    assert trace.outcome == "store failed" and trace.failed
+    db.execute("PRAGMA max_page_count = 1073741823")
+    await node.advance(20)
+    assert node.actions()[0] == ("redirect", "c1")
+    await node.engine.stop()
