@@ -175,7 +175,7 @@ class _Entry:
     schedule: Schedule
     zone: tzinfo
     times: DueTimes | None  # None: a ``start`` entry
-    last: float | None
+    last: float  # the latest due time accounted for
     due: float | None = None
     handle: Any = None
 
@@ -184,9 +184,11 @@ class Schedules:
     """Fires the schedules of the loaded flows: ``deliver(flow, event)`` at each due time.
 
     ``marks`` keeps the latest due time accounted for per schedule (in memory when not
-    given); at ``add``, the latest due time missed since then fires at once if no more than
-    ``grace`` seconds ago, else ``missed(flow, name, due)`` is called instead. ``timezone``
-    is the zone of entries that name none.
+    given); at ``add``, the latest due time missed since then (while this process was not
+    running the schedule) fires at once if no more than ``grace`` seconds ago, else
+    ``missed(flow, name, due)`` is called instead. ``timezone`` is the zone of entries that
+    name none; ``horizon`` is how far ahead a firing is armed at most (the wall clock is read
+    again on waking; offline runs on a virtual clock may pass ``math.inf``).
     """
 
     def __init__(
@@ -199,6 +201,7 @@ class Schedules:
         grace: float = 300.0,
         timezone: tzinfo,
         missed: Callable[[str, str, float], None] | None = None,
+        horizon: float = HORIZON,
     ) -> None:
         self.timers = timers
         self.clock = clock
@@ -207,7 +210,11 @@ class Schedules:
         self.grace = grace
         self.timezone = timezone
         self.missed = missed
+        self.horizon = horizon
         self._flows: dict[str, list[_Entry]] = {}
+        #: when this process stopped running a schedule (a reload's remove): nothing before
+        #: that is caught up, so a reload never fires or reports a firing again
+        self._stopped: dict[tuple[str, str], float] = {}
 
     def add(self, flow: str, schedules: list[Schedule], *, loaded: bool = True) -> None:
         """Arm ``flow``'s schedules (replacing any it had); ``start`` entries fire when
@@ -219,14 +226,15 @@ class Schedules:
             zone = ZoneInfo(schedule.timezone) if schedule.timezone else self.timezone
             if schedule.kind == "start":
                 if loaded:
-                    entries.append(_Entry(flow, schedule, zone, None, None, now))
+                    entries.append(_Entry(flow, schedule, zone, None, now, now))
                 continue
-            last = self.marks.last_fired(flow, schedule.name)
-            if last is None:
+            anchor = self.marks.last_fired(flow, schedule.name)
+            if anchor is None:
+                anchor = now
                 self.marks.fired(flow, schedule.name, now)
-            anchor = now if last is None else last
-            entry = _Entry(flow, schedule, zone, DueTimes(schedule, zone, anchor), anchor)
-            entry.due = self._catch_up(entry, now) if last is not None else None
+            since = max(anchor, self._stopped.get((flow, schedule.name), anchor))
+            entry = _Entry(flow, schedule, zone, DueTimes(schedule, zone, anchor), since)
+            entry.due = self._catch_up(entry, now)
             if entry.due is None:
                 entry.due = self._next(entry, now)
             entries.append(entry)
@@ -236,7 +244,9 @@ class Schedules:
 
     def remove(self, flow: str) -> None:
         """Stop ``flow``'s schedules (their marks stay)."""
+        now = self.clock.time()
         for entry in self._flows.pop(flow, ()):
+            self._stopped[(flow, entry.schedule.name)] = max(now, entry.last)
             entry.due = None
             if entry.handle is not None:
                 self.timers.cancel(entry.handle)
@@ -261,7 +271,7 @@ class Schedules:
 
     def _catch_up(self, entry: _Entry, now: float) -> float | None:
         """The due time missed while stopped to fire at once, if within the grace."""
-        assert entry.times is not None and entry.last is not None
+        assert entry.times is not None
         due = entry.times.latest(now, entry.last)
         if due is None:
             return None
@@ -283,11 +293,11 @@ class Schedules:
 
     def _next(self, entry: _Entry, now: float) -> float | None:
         assert entry.times is not None
-        return entry.times.after(now if entry.last is None else max(entry.last, now))
+        return entry.times.after(max(entry.last, now))
 
     def _arm(self, entry: _Entry, now: float) -> None:
         if entry.due is not None:
-            wake = min(entry.due, now + HORIZON)
+            wake = min(entry.due, now + self.horizon)
             entry.handle = self.timers.call_at(wake, self._wake, entry)
 
     def _wake(self, entry: _Entry) -> None:
@@ -302,8 +312,8 @@ class Schedules:
         if entry.times is None:
             entry.due = None
         else:
-            assert entry.last is not None
-            due = entry.times.latest(now, entry.last) or due
+            latest = entry.times.latest(now, entry.last)
+            due = due if latest is None else latest
             entry.last = due
             self.marks.fired(entry.flow, entry.schedule.name, due)
             entry.due = self._next(entry, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -235,6 +236,31 @@ def test_a_restart_keeps_the_cadence_of_every_and_catches_up_within_the_grace():
         ("2025-01-06T12:00:00+01:00", 120),
         ("2025-01-06T13:00:00+01:00", 0),
     ]
+
+
+def test_a_reload_keeps_the_cadence_and_neither_fires_nor_reports_past_times():
+    run = Run("2025-01-06T10:00:00")
+    run.schedules.add(
+        "f", [entry("hourly", "every", 3600.0), entry("evening", "cron", "0 18 * * *")]
+    )
+    run.until("2025-01-06T17:30:00")
+    run.schedules.add(
+        "f", [entry("hourly", "every", 3600.0), entry("evening", "cron", "0 17 * * *")]
+    )
+    run.until("2025-01-06T19:30:00")
+    assert [e["time"][11:16] for _, e in run.events if e["schedule"] == "hourly"] == [
+        f"{hour}:00" for hour in range(11, 20)
+    ]
+    assert [e["time"] for _, e in run.events if e["schedule"] == "evening"] == []
+    assert run.missed == []
+
+
+def test_with_an_infinite_horizon_a_firing_is_armed_for_its_due_time():
+    clock = VirtualClock(paris("2025-01-06T10:00:00"))
+    timers = VirtualTimers(clock)
+    schedules = Schedules(timers, clock, lambda flow, event: None, timezone=PARIS, horizon=math.inf)
+    schedules.add("f", [entry("evening", "cron", "0 18 * * *")])
+    assert timers.next_due() == paris("2025-01-06T18:00:00")
 
 
 def test_a_mark_in_the_future_fires_nothing_until_past_it():
