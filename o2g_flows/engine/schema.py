@@ -23,7 +23,7 @@ from .loader import (
     TEST_KEYS,
     TIMER_KEYS,
 )
-from .model import MODES, RELOAD_POLICIES
+from .model import MODES, RELOAD_POLICIES, SCHEDULE_EVENT
 from .registry import Registry
 
 __all__ = ["flow_schema"]
@@ -96,7 +96,7 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
         for spec in actions
         if not any(p.required and p.default is None for p in spec.params)
     ]
-    events = sorted(event_names() | registry.events)
+    events = sorted(event_names() | registry.events | {SCHEDULE_EVENT})
     duration = {
         "anyOf": [
             {"type": "number", "minimum": 0},
