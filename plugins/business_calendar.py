@@ -1,10 +1,11 @@
-"""Example plugin: public holidays, a chat notification action, and a webhook event source.
+"""Example plugin: closed days, a chat notification action, and a webhook event source.
 
 Loaded by ``o2g-flows`` from the ``plugins/`` folder. It shows the three things a plugin
 can add:
 
-- ``holiday(now)``: a JMESPath function, true on French public holidays
-  (``when: "!holiday(now) && time_in(now, '08:00-18:00')"``);
+- ``closed_day(now)``: a JMESPath function, true on weekends and French public holidays,
+  built on the engine's business calendar (``when: "!closed_day(now)"``; the built-ins
+  ``holiday(now, 'FR')`` and ``open_at(now, hours, 'FR')`` cover most needs alone);
 - ``notify: {text: ...}``: an action posting ``{"text": ...}`` to the webhook named by
   ``$O2G_FLOWS_NOTIFY_URL`` (through the engine's gateway, so offline runs record it);
 - ``WebhookReceived``: an event source, an HTTP listener on ``$O2G_FLOWS_WEBHOOK_PORT``
@@ -17,20 +18,20 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from datetime import date, timedelta
-from functools import lru_cache
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
+from o2g_flows.engine.functions import is_holiday
 from o2g_flows.plugins import ActionContext, Param, Registry
 
 
 def register(registry: Registry) -> None:
-    """Add ``holiday()``, the ``notify`` action and the ``webhook`` event source."""
-    registry.function("holiday", "object|string|null", doc="holiday(now): a French public holiday")(
-        holiday
-    )
+    """Add ``closed_day()``, the ``notify`` action and the ``webhook`` event source."""
+    registry.function(
+        "closed_day", "object|string|null", doc="closed_day(now): a weekend or French holiday"
+    )(closed_day)
     registry.action(
         "notify",
         Param("text", type="any", required=True),
@@ -41,39 +42,15 @@ def register(registry: Registry) -> None:
     )(webhook)
 
 
-def holiday(when: Any) -> bool:
-    """True when ``when`` (``now``, or a ``YYYY-MM-DD`` text) is a French public holiday."""
+def closed_day(when: Any) -> bool:
+    """True when ``when`` (``now``, or ISO text) is a Saturday, a Sunday or a French public
+    holiday (the built-in ``holiday()`` knows them)."""
     text = when.get("date") if isinstance(when, dict) else when
-    if not isinstance(text, str):
-        return False
     try:
-        day = date.fromisoformat(text[:10])
+        day = date.fromisoformat(text[:10]) if isinstance(text, str) else None
     except ValueError:
         return False
-    return day in _holidays(day.year)
-
-
-@lru_cache(maxsize=16)
-def _holidays(year: int) -> frozenset[date]:
-    easter = _easter(year)
-    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
-    moving = [easter + timedelta(days=n) for n in (1, 39, 50)]  # Monday, Ascension, Whit
-    return frozenset([date(year, m, d) for m, d in fixed] + moving)
-
-
-def _easter(year: int) -> date:
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    leap = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * leap) // 451
-    month = (h + leap - 7 * m + 114) // 31
-    day = (h + leap - 7 * m + 114) % 31 + 1
-    return date(year, month, day)
+    return day is not None and (day.weekday() >= 5 or is_holiday(day, "FR"))
 
 
 async def notify(ctx: ActionContext, args: dict[str, Any]) -> Any:

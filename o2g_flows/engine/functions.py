@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import holidays
 from jmespath import functions as _jp
 from jmespath.visitor import Options, TreeInterpreter
 
@@ -19,7 +21,9 @@ __all__ = [
     "BUILTIN_FUNCTIONS",
     "FunctionSpec",
     "FunctionTable",
+    "is_holiday",
     "parse_days",
+    "parse_hours",
     "parse_windows",
     "remote_number",
 ]
@@ -169,6 +173,84 @@ def _weekday_in(when: Any, days: str) -> bool:
     return isinstance(day, str) and day.lower()[:3] in parse_days(days)
 
 
+# -- business calendar ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    try:
+        table = holidays.country_holidays(country.upper(), subdiv=subdivision, years=year)
+    except NotImplementedError:
+        where = country if subdivision is None else f"{country}/{subdivision}"
+        raise ValueError(f"no public holidays are known for {where!r}") from None
+    return frozenset(table)
+
+
+def is_holiday(day: date, country: str, subdivision: str | None = None) -> bool:
+    """True when ``day`` is a public holiday of ``country`` (ISO code, maybe a subdivision);
+    raises ``ValueError`` for a country or subdivision the ``holidays`` package lacks."""
+    return day in _holidays(country, subdivision, day.year)
+
+
+def _moment(when: Any) -> tuple[date, int] | None:
+    """The date and minute of the day of ``now`` or of ISO text (a date alone is midnight)."""
+    if isinstance(when, dict):
+        when = f"{when.get('date')}T{when.get('time')}"
+    if not isinstance(when, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    return moment.date(), moment.hour * 60 + moment.minute
+
+
+def _holiday(when: Any, country: str, *subdivision: str) -> bool:
+    if len(subdivision) > 1:
+        raise ValueError("holiday(now, country[, subdivision]) takes at most 3 arguments")
+    if isinstance(when, dict):
+        when = when.get("date")
+    try:
+        day = date.fromisoformat(when[:10]) if isinstance(when, str) else None
+    except ValueError:
+        day = None
+    return day is not None and is_holiday(day, country, *subdivision)
+
+
+@lru_cache(maxsize=256)
+def parse_hours(text: str) -> tuple[tuple[frozenset[str], tuple[tuple[int, int], ...]], ...]:
+    """``"mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"`` as (days, minute ranges)
+    pairs; raises ``ValueError`` when malformed."""
+    parts = []
+    for part in text.split(";"):
+        match = re.fullmatch(r"\s*(\S.*?)\s+(\d.*?)\s*", part)
+        if not match:
+            raise ValueError(f"opening hours {part.strip()!r} are not 'DAYS HH:MM-HH:MM,...'")
+        parts.append((parse_days(match[1]), parse_windows(match[2])))
+    return tuple(parts)
+
+
+def _open_at(when: Any, hours: str, *country: str) -> bool:
+    if len(country) > 1:
+        raise ValueError("open_at(now, hours[, country]) takes at most 3 arguments")
+    moment = _moment(when)
+    if moment is None:
+        return False
+    day, minute = moment
+    if country and is_holiday(day, country[0]):
+        return False
+    today, yesterday = _DAYS[day.weekday()], _DAYS[day.weekday() - 1]
+    for days, windows in parse_hours(hours):
+        for start, end in windows:
+            if start < end:
+                inside = today in days and start <= minute < end
+            else:  # past midnight: the hours after it belong to the day before
+                inside = (today in days and minute >= start) or (yesterday in days and minute < end)
+            if inside:
+                return True
+    return False
+
+
 # -- text and numbers -----------------------------------------------------------------------------
 
 
@@ -229,6 +311,21 @@ BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = (
         _weekday_in,
         (_TIME, ("string",)),
         doc="weekday_in(now, 'mon-fri'): the day is one of the listed days or ranges",
+    ),
+    FunctionSpec(
+        "holiday",
+        _holiday,
+        (_TIME, ("string",)),
+        variadic=True,
+        doc="holiday(now, 'FR'[, subdivision]): a public holiday of that country (ISO code)",
+    ),
+    FunctionSpec(
+        "open_at",
+        _open_at,
+        (_TIME, ("string",)),
+        variadic=True,
+        doc="open_at(now, 'mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00'[, 'FR']): "
+        "inside the opening hours, and not a public holiday of the country when given",
     ),
     FunctionSpec(
         "regex_match",

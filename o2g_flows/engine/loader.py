@@ -7,14 +7,19 @@ yields no flow, but never stops the other files from loading.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 import weakref
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -33,8 +38,23 @@ from .expressions import (
     compile_value,
 )
 from .functions import FunctionTable
-from .model import END, MODES, Expect, Flow, Handler, State, Step, TestCase, TestEvent, Timer
+from .model import (
+    END,
+    MODES,
+    RELOAD_POLICIES,
+    SCHEDULE_EVENT,
+    Expect,
+    Flow,
+    Handler,
+    Schedule,
+    State,
+    Step,
+    TestCase,
+    TestEvent,
+    Timer,
+)
 from .registry import Registry
+from .schedules import local_time
 
 __all__ = [
     "DEFAULT_KEY",
@@ -45,7 +65,7 @@ __all__ = [
     "parse_duration",
 ]
 
-DEFAULT_KEY = "event.callRef || event.loginName"
+DEFAULT_KEY = "event.callRef || event.loginName || event.schedule"
 
 FLOW_KEYS = (
     "flow",
@@ -57,6 +77,8 @@ FLOW_KEYS = (
     "max",
     "vars",
     "on_error",
+    "on_reload",
+    "schedule",
     "on",
     "when",
     "do",
@@ -67,7 +89,9 @@ FLOW_KEYS = (
 START_KEYS = ("on", "when", "do", "goto")
 HANDLER_KEYS = ("when", "do", "goto")
 STATE_KEYS = ("enter", "exit", "on", "after", "goto")
-TIMER_KEYS = ("seconds", "minutes", "hours", "do", "goto")
+TIMER_KEYS = ("seconds", "minutes", "hours", "do", "goto", "on_missed")
+SCHEDULE_KEYS = ("name", "cron", "every", "at", "start", "timezone", "when", "do")
+SCHEDULE_KINDS = ("cron", "every", "at", "start")
 STEP_KEYS = ("guard", "on_error", "as")
 TEST_KEYS = ("name", "start", "vars", "fail", "events", "expect", "absent", "state", "until")
 
@@ -158,7 +182,7 @@ def _flow_files(paths: Iterable[str | Path], result: LoadResult) -> list[Path]:
 
 def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult) -> None:
     """Checks across files: event names (O2G, plugins, emitted by flows) and unique names."""
-    known = set(event_names()) | registry.events
+    known = set(event_names()) | registry.events | {SCHEDULE_EVENT}
     for builder in builders:
         known.update(builder.emitted)
     names: dict[str, Location] = {}
@@ -388,18 +412,36 @@ class _FlowBuilder:
             else:
                 self.default_on_error = choice
         key = self.expression(data, "key") if "key" in data else Expression(DEFAULT_KEY, self.table)
+        on_reload = "keep"
+        if "on_reload" in data:
+            if data["on_reload"] in RELOAD_POLICIES:
+                on_reload = data["on_reload"]
+            else:
+                self.error(
+                    self.at(data, "on_reload"),
+                    f"on_reload must be one of {', '.join(RELOAD_POLICIES)}",
+                )
+        schedules, fired = self._schedules(data) if "schedule" in data else ([], [])
 
-        is_rule = "on" in data
         is_machine = "start" in data or "states" in data
+        is_rule = "on" in data or ("schedule" in data and not is_machine)
         start: list[Handler] = []
         states: dict[str, State] = {}
-        if is_rule and is_machine:
+        if "on" in data and is_machine:
             self.error(
                 self.at_key(data, "on"),
                 "a flow is either a rule (on/when/do) or a machine (start/states)",
             )
-        elif is_rule:
+        elif "on" in data:
             start = self._rule(data)
+        elif is_rule:
+            for key_name in ("when", "do"):
+                if key_name in data:
+                    self.error(
+                        self.at_key(data, key_name),
+                        f"{key_name}: at the top needs on:; a schedule entry takes its own "
+                        f"{key_name}:",
+                    )
         elif is_machine:
             for key_name in ("when", "do"):
                 if key_name in data:
@@ -409,9 +451,14 @@ class _FlowBuilder:
                     )
             start, states = self._machine(data)
         else:
-            self.error(self.at(data), "a flow needs on: (a rule) or start: and states: (a machine)")
+            self.error(
+                self.at(data),
+                "a flow needs on: (a rule), start: and states: (a machine) or schedule:",
+            )
 
         tests = self._tests(data) if "tests" in data else []
+        self._check_schedules(data, schedules, fired, start, states)
+        start = fired + start
         if self.errors or name is None or key is None:
             return
         self.flow = Flow(
@@ -431,6 +478,8 @@ class _FlowBuilder:
             uses_now="now" in self.names,
             digest=hashlib.sha256(self.text.encode()).hexdigest()[:16],
             enabled=enabled,
+            schedules=schedules,
+            on_reload=on_reload,
         )
 
     def _users(self, data: CommentedMap) -> frozenset[str] | None:
@@ -484,6 +533,168 @@ class _FlowBuilder:
             return []
         steps = self.steps(data, "do")
         return [Handler(events, self.at_key(data, "on"), when, steps, END)]
+
+    def _schedules(self, data: CommentedMap) -> tuple[list[Schedule], list[Handler]]:
+        """The ``schedule:`` entries, and the start handlers of those with ``do:``."""
+        items = _one_or_list(data, "schedule", CommentedMap)
+        if not items:
+            self.error(self.at(data, "schedule"), "schedule must be a mapping or a list of them")
+        schedules: list[Schedule] = []
+        handlers: list[Handler] = []
+        names: dict[str, Location] = {}
+        for position, (parent, index) in enumerate(items, 1):
+            found = self._schedule(parent, index, position, names)
+            if found is None:
+                continue
+            schedule, handler = found
+            schedules.append(schedule)
+            if handler is not None:
+                handlers.append(handler)
+        return schedules, handlers
+
+    def _schedule(
+        self, parent: Any, index: Any, position: int, names: dict[str, Location]
+    ) -> tuple[Schedule, Handler | None] | None:
+        node = self.mapping(parent, index, "a schedule entry")
+        if node is None:
+            return None
+        where = self.at(parent, index)
+        self.keys(node, SCHEDULE_KEYS, "a schedule entry")
+        name = f"schedule-{position}"
+        if "name" in node:
+            given = self.string(node, "name", "schedule name")
+            if given is not None and not _NAME.match(given):
+                self.error(
+                    self.at(node, "name"),
+                    f"schedule name {given!r} may hold letters, digits, '-', '_' and '.'",
+                )
+            elif given is not None:
+                name = given
+        if name in names:
+            self.error(
+                self.at(node, "name") if "name" in node else where,
+                f"schedule {name!r} is already defined at line {names[name].line}",
+            )
+        names.setdefault(name, where)
+        zone = None
+        if "timezone" in node:
+            zone = self.string(node, "timezone", "timezone")
+            if zone is not None and _zone(zone) is None:
+                hint = _did_you_mean(zone, _zone_names())
+                self.error(self.at(node, "timezone"), f"unknown time zone {zone!r}{hint}")
+                zone = None
+        kinds = [kind for kind in SCHEDULE_KINDS if kind in node]
+        if len(kinds) != 1:
+            self.error(where, "a schedule entry needs exactly one of cron, every, at, start")
+            return None
+        kind = kinds[0]
+        value = self._schedule_value(node, kind, _zone(zone) if zone else None)
+        when = self.expression(node, "when") if "when" in node else None
+        if when is not None and "do" not in node:
+            self.error(
+                self.at_key(node, "when"),
+                "when: filters the entry's do:, and this entry has none (or handle "
+                "OnSchedule in on:/start: and test event.schedule there)",
+            )
+        if value is None:
+            return None
+        schedule = Schedule(name, kind, value, where, zone)
+        if "do" not in node:
+            return schedule, None
+        source = f"event.schedule == '{name}'"
+        if when is not None:
+            source += f" && ({when.source})"
+        steps = self.steps(node, "do")
+        return schedule, Handler(
+            (SCHEDULE_EVENT,), where, Expression(source, self.table), steps, END
+        )
+
+    def _schedule_value(self, node: CommentedMap, kind: str, zone: ZoneInfo | None) -> Any:
+        """The entry's ``cron`` text, ``every`` seconds, ``at`` ISO text or ``start`` (True)."""
+        raw = node[kind]
+        where = self.at(node, kind)
+        if kind == "start":
+            if raw is not True:
+                self.error(where, "start: true is the only form (fires when the flow loads)")
+                return None
+            return True
+        if kind == "every":
+            return self._every(node)
+        if kind == "at":
+            text = raw.isoformat() if isinstance(raw, datetime) else raw
+            if not isinstance(text, str):
+                self.error(where, f"at must be an ISO date and time, not {_kind(raw)}")
+                return None
+            try:
+                local_time(text, zone or ZoneInfo("UTC"))
+            except ValueError:
+                self.error(where, f"at: {text!r} is not an ISO date and time (2025-12-24T18:00)")
+                return None
+            return str(text)
+        if not isinstance(raw, str):
+            self.error(
+                where, f"cron must be crontab text like '0 18 * * mon-fri', not {_kind(raw)}"
+            )
+            return None
+        try:
+            CronTrigger.from_crontab(raw, timezone=zone or ZoneInfo("UTC"))
+        except ValueError as exc:
+            self.error(where, f"bad cron expression {raw!r}: {exc}")
+            return None
+        return str(raw).strip()
+
+    def _every(self, node: CommentedMap) -> float | None:
+        raw = node["every"]
+        where = self.at(node, "every")
+        if isinstance(raw, CommentedMap):
+            units = list(raw)
+            if len(units) != 1 or units[0] not in ("seconds", "minutes", "hours"):
+                self.error(where, "every is a number of seconds or {seconds|minutes|hours: N}")
+                return None
+            scale = {"seconds": 1, "minutes": 60, "hours": 3600}[units[0]]
+            raw, where = raw[units[0]], self.at(raw, units[0])
+            if not isinstance(raw, int | float) or isinstance(raw, bool):
+                self.error(where, f"{units[0]} must be a number, not {_kind(raw)}")
+                return None
+        else:
+            scale = 1
+        try:
+            seconds = parse_duration(raw) * scale
+        except ValueError as exc:
+            self.error(where, str(exc))
+            return None
+        if seconds <= 0:
+            self.error(where, "every must be more than 0 seconds")
+            return None
+        return seconds
+
+    def _check_schedules(
+        self,
+        data: CommentedMap,
+        schedules: list[Schedule],
+        fired: list[Handler],
+        start: list[Handler],
+        states: dict[str, State],
+    ) -> None:
+        """``OnSchedule`` only with a ``schedule:``, and every entry's firings handled."""
+        if "schedule" not in data:
+            for name, where in self.event_refs:
+                if name == SCHEDULE_EVENT:
+                    self.error(where, f"{SCHEDULE_EVENT} comes from schedule:; this flow has none")
+            return
+        handled = any(SCHEDULE_EVENT in handler.events for handler in start) or any(
+            SCHEDULE_EVENT in state.on for state in states.values()
+        )
+        if handled:
+            return
+        with_do = {handler.location for handler in fired}
+        for schedule in schedules:
+            if schedule.location not in with_do:
+                self.error(
+                    schedule.location,
+                    f"nothing handles the firings of schedule {schedule.name!r}: give it do:, "
+                    f"or handle {SCHEDULE_EVENT} in on:, start: or a state",
+                )
 
     def _machine(self, data: CommentedMap) -> tuple[list[Handler], dict[str, State]]:
         start: list[Handler] = []
@@ -624,8 +835,23 @@ class _FlowBuilder:
             goto = self.goto(timer)
             if goto is None and not steps:
                 self.error(self.at(timer), "after needs goto: or do:")
-            timers.append(Timer(delay, self.at(parent, key), goto, steps))
+            entry = Timer(delay, self.at(parent, key), goto, steps)
+            if "on_missed" in timer:
+                self._on_missed(timer, entry)
+            timers.append(entry)
         return timers
+
+    def _on_missed(self, node: CommentedMap, timer: Timer) -> None:
+        """``on_missed: end | fire | {goto: STATE}``: a timer due too long ago at restart."""
+        value = node["on_missed"]
+        if value in ("end", "fire"):
+            timer.on_missed = value
+        elif isinstance(value, CommentedMap) and list(value) == ["goto"]:
+            target = self.goto(value)
+            if target is not None:
+                timer.on_missed, timer.missed_goto = "goto", target
+        else:
+            self.error(self.at(node, "on_missed"), "on_missed must be end, fire or {goto: STATE}")
 
     def goto(self, node: CommentedMap) -> str | None:
         """``node``'s ``goto:`` target (checked once every state is known), or None."""
@@ -979,6 +1205,7 @@ def _targets(state: State) -> list[str]:
     for handlers in state.on.values():
         found.extend(h.goto for h in handlers if h.goto)
     found.extend(t.goto for t in state.after if t.goto)
+    found.extend(t.missed_goto for t in state.after if t.missed_goto)
     found.extend(step.error_goto for step in state.steps() if step.error_goto)
     return found
 
@@ -1009,6 +1236,19 @@ def _one_or_list(node: Any, key: Any, single: type) -> list[tuple[Any, Any]]:
     if isinstance(value, single):
         return [(node, key)]
     return []
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone ``name``, or None when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def _zone_names() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
 
 
 def _did_you_mean(word: Any, options: Iterable[str]) -> str:

@@ -16,13 +16,14 @@ from .actions import ActionSpec, Param
 from .loader import (
     FLOW_KEYS,
     HANDLER_KEYS,
+    SCHEDULE_KEYS,
     START_KEYS,
     STATE_KEYS,
     STEP_KEYS,
     TEST_KEYS,
     TIMER_KEYS,
 )
-from .model import MODES
+from .model import MODES, RELOAD_POLICIES, SCHEDULE_EVENT
 from .registry import Registry
 
 __all__ = ["flow_schema"]
@@ -95,7 +96,7 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
         for spec in actions
         if not any(p.required and p.default is None for p in spec.params)
     ]
-    events = sorted(event_names() | registry.events)
+    events = sorted(event_names() | registry.events | {SCHEDULE_EVENT})
     duration = {
         "anyOf": [
             {"type": "number", "minimum": 0},
@@ -177,11 +178,60 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
                 "hours": delay,
                 "do": _ref("actions"),
                 "goto": _ref("state_name"),
+                "on_missed": {
+                    "anyOf": [
+                        {"enum": ["end", "fire"]},
+                        {
+                            "type": "object",
+                            "properties": {"goto": _ref("state_name")},
+                            "required": ["goto"],
+                            "additionalProperties": False,
+                        },
+                    ],
+                    "description": "a timer due too long ago at restart: end, fire or goto",
+                },
             },
             "oneOf": [
                 {"required": ["seconds"]},
                 {"required": ["minutes"]},
                 {"required": ["hours"]},
+            ],
+            "additionalProperties": False,
+        },
+        "schedule": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                "cron": {
+                    "type": "string",
+                    "description": "crontab text: minute hour day month weekday",
+                },
+                "every": {
+                    "anyOf": [
+                        {"type": "number", "exclusiveMinimum": 0},
+                        {
+                            "type": "object",
+                            "properties": {
+                                unit: {"type": "number", "exclusiveMinimum": 0}
+                                for unit in ("seconds", "minutes", "hours")
+                            },
+                            "minProperties": 1,
+                            "maxProperties": 1,
+                            "additionalProperties": False,
+                        },
+                    ]
+                },
+                "at": {"type": "string", "description": "ISO date-time (naive: in timezone)"},
+                "start": {"const": True, "description": "fires when the flow loads"},
+                "timezone": {"type": "string", "description": "IANA time zone name"},
+                "when": _ref("expression"),
+                "do": _ref("actions"),
+            },
+            "oneOf": [
+                {"required": ["cron"]},
+                {"required": ["every"]},
+                {"required": ["at"]},
+                {"required": ["start"]},
             ],
             "additionalProperties": False,
         },
@@ -245,6 +295,14 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
         "max": {"type": "integer", "minimum": 1},
         "vars": {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_]\w*$"}},
         "on_error": {"enum": ["continue", "stop"]},
+        "on_reload": {
+            "enum": list(RELOAD_POLICIES),
+            "description": "what running executions do when the flow is reloaded",
+        },
+        "schedule": {
+            "anyOf": [_ref("schedule"), {"type": "array", "items": _ref("schedule")}],
+            "description": "when the flow receives OnSchedule",
+        },
         "on": _ref("events"),
         "when": _ref("expression"),
         "do": _ref("actions"),
@@ -262,12 +320,13 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
     _same(defs["handler"]["properties"], HANDLER_KEYS)
     _same(defs["state"]["properties"], STATE_KEYS)
     _same(defs["timer"]["properties"], TIMER_KEYS)
+    _same(defs["schedule"]["properties"], SCHEDULE_KEYS)
     _same(defs["test"]["properties"], TEST_KEYS)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "o2g-flows flow",
-        "description": "A flow file: a rule (on/when/do) or a machine (key/start/states). "
-        "See docs/flows.md.",
+        "description": "A flow file: a rule (on/when/do), a machine (key/start/states) "
+        "or schedule entries with do:. See docs/flows.md.",
         "type": "object",
         "required": ["flow"],
         "properties": properties,
@@ -280,6 +339,12 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
             {
                 "required": ["start", "states"],
                 "not": {"anyOf": [{"required": ["on"]}, {"required": ["do"]}]},
+            },
+            {
+                "required": ["schedule"],
+                "not": {
+                    "anyOf": [{"required": key} for key in (["on"], ["do"], ["start"], ["states"])]
+                },
             },
         ],
         "$defs": defs,

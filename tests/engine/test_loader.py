@@ -27,7 +27,7 @@ def test_a_valid_rule_loads_as_a_machine_with_one_step():
     (flow,) = result.flows
     assert flow.is_rule and flow.states == {}
     assert flow.start[0].goto == END
-    assert flow.key.source == "event.callRef || event.loginName"
+    assert flow.key.source == "event.callRef || event.loginName || event.schedule"
 
 
 def test_yaml_syntax_error_has_its_position():
@@ -315,3 +315,140 @@ def test_shipped_flows_load_without_error():
     result = load_flows([Path(__file__).parents[2] / "flows"])
     assert result.ok, result.report()
     assert len(result.flows) >= 4
+
+
+# -- schedule:, on_reload:, on_missed: -------------------------------------------------------------
+
+SCHEDULED = """\
+flow: after-hours
+on_reload: restart
+schedule:
+  - {name: evening, cron: "0 18 * * mon-fri", timezone: Europe/Paris,
+     do: [{forward: {user: reception, to: VOICEMAIL}}]}
+  - name: morning
+    cron: "0 8 * * mon-fri"
+    when: "!holiday(now, 'FR')"
+    do:
+      - cancel_forward: {user: reception}
+  - {every: {minutes: 5}}
+  - {at: 2025-12-24T18:00:00}
+  - {start: true}
+on: OnSchedule
+do:
+  - log: "${event.schedule}"
+"""
+
+
+def test_schedule_entries_load_with_their_kinds_and_start_handlers():
+    result = load_text(SCHEDULED, "f.yaml")
+    assert result.ok, result.report()
+    (flow,) = result.flows
+    assert flow.on_reload == "restart"
+    assert [(s.name, s.kind, s.value, s.timezone) for s in flow.schedules] == [
+        ("evening", "cron", "0 18 * * mon-fri", "Europe/Paris"),
+        ("morning", "cron", "0 8 * * mon-fri", None),
+        ("schedule-3", "every", 300.0, None),
+        ("schedule-4", "at", "2025-12-24T18:00:00", None),
+        ("schedule-5", "start", True, None),
+    ]
+    assert [str(s.location) for s in flow.schedules][:2] == ["f.yaml:4:5", "f.yaml:6:5"]
+    evening, morning, rule = flow.start
+    assert [h.events for h in flow.start] == [("OnSchedule",)] * 3
+    assert evening.when.source == "event.schedule == 'evening'"
+    assert morning.when.source == "event.schedule == 'morning' && (!holiday(now, 'FR'))"
+    assert [step.name for step in morning.do] == ["cancel_forward"]
+    assert evening.goto == morning.goto == rule.goto == END
+    assert flow.uses_now and flow.events() == {"OnSchedule"}
+    assert flow.key.evaluate({"event": {"eventName": "OnSchedule", "schedule": "evening"}}) == (
+        "evening"
+    )
+
+
+def test_a_flow_of_schedule_entries_alone_is_complete_and_a_machine_may_have_some():
+    alone = "flow: a\nschedule: {cron: '*/5 * * * *', do: [{log: tick}]}\n"
+    (flow,) = load_text(alone, "f.yaml").flows
+    assert flow.is_rule and flow.schedules[0].name == "schedule-1"
+    machine = """\
+flow: m
+schedule: {name: open, cron: "0 8 * * *"}
+start: {on: OnSchedule, goto: waiting}
+states:
+  waiting:
+    on: {OnSchedule: {when: "event.schedule == 'open'", goto: end}}
+    after: {hours: 1, goto: end, on_missed: {goto: late}}
+  late: {goto: end}
+"""
+    result = load_text(machine, "f.yaml")
+    assert result.ok, result.report()
+    timer = result.flows[0].states["waiting"].after[0]
+    assert (timer.on_missed, timer.missed_goto) == ("goto", "late")
+    assert result.flows[0].on_reload == "keep"
+
+
+def test_schedule_errors_have_their_positions():
+    text = """\
+flow: s
+on_reload: later
+schedule:
+  - {name: a, cron: "61 * * * *", do: [{log: x}]}
+  - {name: a, every: 0, do: [{log: x}]}
+  - {cron: "0 8 * *", do: [{log: x}]}
+  - {at: "christmas", timezone: Europe/Pariss, do: [{log: x}]}
+  - {cron: "0 8 * * *", every: 5, do: [{log: x}]}
+  - {start: yes please, do: [{log: x}]}
+  - {every: {days: 1}, do: [{log: x}]}
+  - {start: true, when: "event.x", colour: red}
+  - "0 8 * * *"
+"""
+    found = errors(text)
+    assert found[0] == "f.yaml:2:12: on_reload must be one of keep, restart, cancel"
+    assert found[1].startswith("f.yaml:4:21: bad cron expression '61 * * * *': ")
+    assert found[2:] == [
+        "f.yaml:5:12: schedule 'a' is already defined at line 4",
+        "f.yaml:5:22: every must be more than 0 seconds",
+        "f.yaml:6:12: bad cron expression '0 8 * *': Wrong number of fields; got 4, expected 5",
+        "f.yaml:7:10: at: 'christmas' is not an ISO date and time (2025-12-24T18:00)",
+        "f.yaml:7:33: unknown time zone 'Europe/Pariss' (did you mean Europe/Paris?)",
+        "f.yaml:8:5: a schedule entry needs exactly one of cron, every, at, start",
+        "f.yaml:9:13: start: true is the only form (fires when the flow loads)",
+        "f.yaml:10:13: every is a number of seconds or {seconds|minutes|hours: N}",
+        "f.yaml:11:5: nothing handles the firings of schedule 'schedule-8': give it do:, "
+        "or handle OnSchedule in on:, start: or a state",
+        "f.yaml:11:19: when: filters the entry's do:, and this entry has none (or handle "
+        "OnSchedule in on:/start: and test event.schedule there)",
+        "f.yaml:11:36: unknown key 'colour' in a schedule entry",
+        "f.yaml:12:5: a schedule entry must be a mapping, not the text '0 8 * * *'",
+    ]
+
+
+def test_schedule_events_need_a_schedule_and_schedules_need_a_handler():
+    no_schedule = "flow: a\non: OnSchedule\ndo: [{log: x}]\n"
+    assert errors(no_schedule) == [
+        "f.yaml:2:5: OnSchedule comes from schedule:; this flow has none"
+    ]
+    unhandled = "flow: a\nschedule: [{name: x, cron: '0 8 * * *'}]\non: OnCallCreated\ndo: answer\n"
+    assert errors(unhandled) == [
+        "f.yaml:2:12: nothing handles the firings of schedule 'x': give it do:, "
+        "or handle OnSchedule in on:, start: or a state"
+    ]
+    top = "flow: a\nschedule: {start: true, do: [{log: x}]}\ndo: [{log: y}]\n"
+    assert errors(top) == [
+        "f.yaml:3:1: do: at the top needs on:; a schedule entry takes its own do:"
+    ]
+
+
+def test_on_missed_choices_are_checked():
+    text = """\
+flow: m
+start: {on: OnCallCreated, goto: ringing}
+states:
+  ringing:
+    after:
+      - {seconds: 20, goto: end, on_missed: fire}
+      - {seconds: 30, goto: end, on_missed: {goto: nowhere}}
+      - {seconds: 40, goto: end, on_missed: later}
+"""
+    assert errors(text) == [
+        "f.yaml:7:52: goto: unknown state 'nowhere'",
+        "f.yaml:8:45: on_missed must be end, fire or {goto: STATE}",
+    ]

@@ -19,7 +19,7 @@ def test_the_example_plugin_registers_a_function_an_action_and_an_event_source()
     registry, errors = discover([PLUGINS], entry_points=False)
     assert errors == []
     assert "notify" in registry.actions
-    assert "holiday" in registry.functions.names()
+    assert "closed_day" in registry.functions.names()
     assert registry.sources["webhook"].events == ("WebhookReceived",)
     assert "WebhookReceived" in registry.events
 
@@ -60,7 +60,7 @@ def test_installed_packages_register_through_entry_points(tmp_path: Path, monkey
 HOLIDAY_FLOW = """\
 flow: closed
 on: OnCallCreated
-when: "holiday(now)"
+when: "closed_day(now)"
 do:
   - notify: {text: "call ${event.callRef} on a holiday"}
 """
