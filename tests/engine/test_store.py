@@ -81,7 +81,7 @@ async def test_a_second_engine_on_the_same_file_is_refused(tmp_path):
 async def test_a_damaged_file_is_refused_not_started_empty(tmp_path):
     path = tmp_path / "state.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="is damaged .*move it away"):
+    with pytest.raises(StoreError, match=r"is damaged .*move it away"):
         await SqliteStore(path).open()
     assert path.read_bytes().startswith(b"this is not a database")  # left as it was
 
@@ -105,7 +105,7 @@ async def test_a_newer_schema_is_refused(tmp_path):
     await store.close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE name = 'schema'")
-    with pytest.raises(StoreError, match="newer o2g-flows .schema 99"):
+    with pytest.raises(StoreError, match=r"newer o2g-flows .schema 99"):
         await SqliteStore(path).open()
 
 
@@ -132,9 +132,9 @@ async def test_a_read_only_file_or_folder_is_refused(tmp_path):
     store = SqliteStore(path)
     await store.open()
     await store.close()
-    with read_only(path), pytest.raises(StoreError, match="state.sqlite is read-only"):
+    with read_only(path), pytest.raises(StoreError, match=r"state.sqlite is read-only"):
         await SqliteStore(path).open()
-    with read_only(path.parent), pytest.raises(StoreError, match="state is read-only"):
+    with read_only(path.parent), pytest.raises(StoreError, match=r"state is read-only"):
         await SqliteStore(path).open()
 
 
@@ -149,7 +149,7 @@ async def test_a_failed_commit_is_reported_with_the_executions_it_held(tmp_path)
     big = execution(2)
     big.vars = {"blob": "x" * 100_000}
     store.put(big)
-    with pytest.raises(StoreError, match="cannot write .*full"):
+    with pytest.raises(StoreError, match=r"cannot write .*full"):
         await store.flush()
     assert failed and failed[0][0] == [2]
     store._db.execute("PRAGMA max_page_count = 1073741823")  # type: ignore[union-attr]
