@@ -8,7 +8,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, load_text
+import pytest
+
+from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, StoreError, load_text
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.testing import Recorder
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
@@ -32,9 +34,12 @@ states:
       - redirect: {{to: VOICEMAIL}}
       - log: "sent ${{key}} to voicemail"
     goto: end
+"""
+
+MISSED = """\
   missed:
     enter:
-      - log: "too late for ${{key}}"
+      - log: "too late for ${key}"
     goto: end
 """
 
@@ -66,6 +71,7 @@ class Node:
         await self.engine.idle()
 
     async def advance(self, seconds: float) -> None:
+        await self.engine.idle()
         until = self.clock.now + seconds
         while (due := self.timers.next_due()) is not None and due <= until:
             self.timers.fire_next()
@@ -88,7 +94,7 @@ class Node:
 
 
 def ring(policy: str = "keep", missed: str = "") -> str:
-    return RING.format(policy=policy, missed=missed)
+    return RING.format(policy=policy, missed=missed) + (MISSED if "goto" in missed else "")
 
 
 async def start(tmp_path: Path, clock: VirtualClock, text: str, **kwargs: Any) -> Node:
@@ -199,8 +205,9 @@ states:
     clock = VirtualClock(START)
     first = await start(tmp_path, clock, text, registry=registry)
     first.engine.dispatch({"eventName": "OnCallCreated", "callRef": "c1"})
-    for _ in range(20):
-        await asyncio.sleep(0)
+    async with asyncio.timeout(5):
+        while not sent:
+            await asyncio.sleep(0.001)
     assert sent == ["page c1"]  # "log first" is done and stored; "page" is in flight
     await first.crash()
 
@@ -273,8 +280,8 @@ async def test_a_store_write_failing_ends_that_execution_loudly_and_others_go_on
     db = node.engine.store._db  # type: ignore[attr-defined]
     db.execute("PRAGMA max_page_count = 1")  # the disk is full
     await node.send("OnCallCreated", callRef="c2", loginName="alice", filler="x" * 50_000)
-    for _ in range(5):
-        await asyncio.sleep(0)
+    with pytest.raises(StoreError):
+        await node.engine.store.flush()
     assert "cannot write" in caplog.text
     assert [e.key for e in node.engine.executions()] == ["c1"]
     (trace,) = node.engine.traces.query(key="c2")
