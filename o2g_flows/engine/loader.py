@@ -99,9 +99,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _STATE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _EVENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_DURATION = re.compile(r"\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*)+\Z")
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*)+\Z")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclass
@@ -137,7 +137,7 @@ def parse_duration(value: Any) -> float:
             return parse_duration(float(value))
         except ValueError:
             pass
-    raise ValueError(f"{value!r} is not a duration (a number of seconds, or 20s, 2m, 1h)")
+    raise ValueError(f"{value!r} is not a duration (a number of seconds, or 20s, 2m, 1h, 1d)")
 
 
 def load_flows(paths: Iterable[str | Path], registry: Registry | None = None) -> LoadResult:

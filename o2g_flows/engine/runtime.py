@@ -44,6 +44,7 @@ from .modes import admit, next_waiting
 from .observer import Observer, Observers
 from .reconcile import CallReconciler, snapshot_requests
 from .registry import Registry
+from .schedules import HORIZON, Schedules
 from .state import START, Execution
 from .store import MemoryStore, Restored, Store, StoreError
 from .timers import Clock, LoopTimers, SystemClock, Timers, zone
@@ -127,7 +128,9 @@ class Engine:
 
     ``store`` keeps executions across restarts (a ``MemoryStore`` keeps nothing);
     ``observers`` are told what happens (``traces`` is one of them); ``grace`` is how late
-    a timer that came due while the engine was down may still fire at start.
+    a timer or schedule that came due while the engine was down may still fire at start;
+    ``schedule_horizon`` is how far ahead a schedule is armed (offline runs on a virtual
+    clock pass ``math.inf``).
     """
 
     def __init__(
@@ -143,6 +146,7 @@ class Engine:
         observers: Iterable[Observer] = (),
         timezone: str | tzinfo | None = None,
         grace: float = 300.0,
+        schedule_horizon: float = HORIZON,
         explain: bool = False,
     ) -> None:
         self.gateway = gateway
@@ -167,6 +171,16 @@ class Engine:
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
         self._stopping = False
+        self.schedules = Schedules(
+            self.timers,
+            self.clock,
+            self.deliver_to,
+            marks=self.store,
+            grace=grace,
+            timezone=self.timezone,
+            missed=self._schedule_missed,
+            horizon=schedule_horizon,
+        )
         for flow in flows:
             if flow.enabled:
                 self.flows[flow.name] = FlowRuntime(flow, self)
@@ -191,6 +205,7 @@ class Engine:
         update = Update()
         for name in [name for name in self.flows if name not in wanted]:
             runtime = self.flows.pop(name)
+            self.schedules.remove(name)
             for run in runtime.runs():
                 self._note(run, "its flow was removed")
                 self._finish(run, "flow removed")
@@ -205,6 +220,9 @@ class Engine:
                 for run in old.runs():
                     self._reload(run, new)
                 update.changed.append(name)
+            else:
+                continue
+            self.schedules.add(name, flow.schedules)
         if update:
             self._index = Index(self.flows.values())
         return update
@@ -251,6 +269,8 @@ class Engine:
         """The users whose events flows need; None when some flow listens to every user."""
         found: set[str] = set()
         for runtime in self.flows.values():
+            if runtime.flow.events() <= {SCHEDULE_EVENT}:
+                continue  # schedule events are the flow's own, for no user
             if runtime.flow.users is None:
                 return None
             found |= runtime.flow.users
@@ -300,6 +320,12 @@ class Engine:
         runtime = self.flows.get(flow)
         if runtime is not None:
             offer(self, runtime, event, event.get("eventName", SCHEDULE_EVENT))
+
+    def _schedule_missed(self, flow: str, name: str, due: float) -> None:
+        moment = datetime.fromtimestamp(due, self.timezone).isoformat()
+        text = f"schedule {name} missed at {moment}, beyond the {self.grace:g}s grace"
+        log.warning("%s: %s", flow, text)
+        self.observe.flow_note(self.clock.time(), flow, text)
 
     def missed(self, flow: str, event: str, key: Any, source: str, value: Any) -> None:
         """Tell the observers that a start condition was false."""
@@ -644,6 +670,9 @@ class Engine:
         self.timers.start()
         for execution in restored.executions:
             self._restore(execution)
+        for runtime in self.flows.values():
+            if runtime.flow.schedules:
+                self.schedules.add(runtime.flow.name, runtime.flow.schedules)
 
     def _restore(self, execution: Execution) -> None:
         now = self.clock.time()
@@ -721,6 +750,7 @@ class Engine:
                 else:
                     self._finish(run, "stopped")
         await self.idle()
+        self.schedules.stop()
         self.timers.stop()
         self.store.set_meta("next_id", str(next(self._ids)))
         await self.store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 DEFAULT_START = "2025-01-06T10:00:00"  # a Monday morning
+#: How long a test of a flow with a ``schedule`` runs after its last event, without ``until``.
+SCHEDULED_DAY = 86_400.0
 _MAX_TIMER_FIRINGS = 10_000
 
 
@@ -159,12 +162,16 @@ async def run_case(
         traces=TraceStore(10_000, 10_000),
         observers=[recorder],
         timezone=timezone,
+        schedule_horizon=math.inf,
         explain=True,
     )
     await engine.start()
     for item in sorted(case.events, key=lambda e: e.at):
         await _feed(engine, timers, start_at + item.at, item.event)
-    await _advance(engine, timers, None if case.until is None else start_at + case.until)
+    until = case.until
+    if until is None and flow.schedules:  # schedules never run out: a day after the events
+        until = max((item.at for item in case.events), default=0.0) + SCHEDULED_DAY
+    await _advance(engine, timers, None if until is None else start_at + until)
     actions = recorder.records(start_at)
     effects = [record for record in actions if engine.registry.actions[record.action].effect]
     problems = _compare(case, effects, engine, recorder, start_at)
@@ -335,12 +342,14 @@ async def replay(
         timers=timers,
         observers=[recorder],
         timezone=timezone,
+        schedule_horizon=math.inf,
     )
     await engine.start()
     for at, event in entries:
         await _feed(engine, timers, max(clock.now, at if at is not None else clock.now), event)
         report.events += 1
-    await _advance(engine, timers, None)
+    scheduled = any(runtime.flow.schedules for runtime in engine.flows.values())
+    await _advance(engine, timers, clock.now if scheduled else None)  # schedules never end
     report.actions = recorder.records(start_at)
     await engine.stop()
     return report

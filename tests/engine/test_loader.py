@@ -305,7 +305,7 @@ tests:
 """
     )
     assert errors(text) == [
-        "f.yaml:9:14: 'soon' is not a duration (a number of seconds, or 20s, 2m, 1h)",
+        "f.yaml:9:14: 'soon' is not a duration (a number of seconds, or 20s, 2m, 1h, 1d)",
         "f.yaml:9:20: unknown event 'OnCallRemovd' (did you mean OnCallRemoved?)",
         "f.yaml:11:10: unknown action 'answr' (did you mean answer?)",
     ]

@@ -167,7 +167,7 @@ async def test_a_timer_delay_that_cannot_be_computed_is_traced(offline):
     assert trace.failed
     notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
     assert notes == [
-        "timer 0 not set: None is not a duration (a number of seconds, or 20s, 2m, 1h)"
+        "timer 0 not set: None is not a duration (a number of seconds, or 20s, 2m, 1h, 1d)"
     ]
 
 
