@@ -190,3 +190,88 @@ do:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await engine.gateway.aclose()
+
+
+MACHINE = """\
+flow: calls
+key: event.callRef
+on_reload: {policy}
+start:
+  on: OnCallCreated
+  goto: ringing
+states:
+  ringing:
+    after: {{seconds: 20, goto: voicemail}}
+    on:
+      OnCallModified: {{goto: {answered}}}
+  {answered}:
+    on:
+      OnCallRemoved: {{goto: end}}
+  voicemail:
+    enter: [{{redirect: {{to: VOICEMAIL}}}}]
+    goto: end
+"""
+
+
+@pytest.mark.parametrize(
+    ("policy", "renamed", "states", "outcomes"),
+    [
+        ("keep", False, {"c1": "ringing", "c2": "talking"}, []),
+        ("keep", True, {"c1": "ringing"}, ["reloaded"]),  # c2's state is gone
+        ("cancel", False, {}, ["reloaded", "reloaded"]),
+        ("restart", False, {"c1": "ringing", "c2": "ringing"}, ["reloaded", "reloaded"]),
+    ],
+)
+async def test_running_executions_follow_on_reload(
+    offline, flows, policy, renamed, states, outcomes
+):
+    run = offline(MACHINE.format(policy=policy, answered="talking"))
+    await run.send("OnCallCreated", callRef="c1")
+    await run.send("OnCallCreated", callRef="c2")
+    await run.send("OnCallModified", callRef="c2")
+    await run.advance(10)
+    new = flows(
+        MACHINE.format(policy=policy, answered="answered" if renamed else "talking").replace(
+            "seconds: 20", "seconds: 15"
+        )
+    )
+    assert run.engine.update(new).changed == ["calls"]
+    assert {e.key: e.state for e in run.engine.executions()} == states
+    assert [t.outcome for t in run.engine.traces] == outcomes
+    await run.advance(9)  # a kept execution keeps its timer (due at 20 s)...
+    assert [name for name, _ in run.actions] == []
+    await run.advance(16)  # ...a restarted one has the new version's (due at 10 + 15 s)
+    redirected = [args["call"] for name, args in run.actions if name == "redirect"]
+    assert sorted(redirected) == {"keep": ["c1"], "cancel": [], "restart": ["c1", "c2"]}[policy]
+
+
+async def test_a_plan_under_way_finishes_on_the_old_version_then_the_new_one_runs(offline, flows):
+    registry = Registry.builtin()
+    gate = asyncio.Event()
+
+    @registry.action("slow")
+    async def slow(ctx, args):
+        await gate.wait()
+
+    text = """\
+flow: plan
+key: event.callRef
+start:
+  on: OnCallCreated
+  do: [slow, {log: "%s first"}]
+  goto: waiting
+states:
+  waiting:
+    on:
+      OnCallRemoved:
+        do: [{log: "%s removed"}]
+        goto: end
+"""
+    run = offline(text % ("v1", "v1"), registry)
+    run.engine.dispatch({"eventName": "OnCallCreated", "callRef": "c1"})
+    await asyncio.sleep(0)
+    run.engine.update(flows(text % ("v2", "v2"), registry))
+    gate.set()
+    await run.engine.idle()
+    await run.send("OnCallRemoved", callRef="c1")
+    assert [args.get("message") for name, args in run.actions] == [None, "v1 first", "v2 removed"]
