@@ -496,9 +496,25 @@ class Engine:
             run.busy = True
             self._running.add(run)
             self._idle.clear()
-            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            if self.store.settled(execution.id):
+                self._launch(run)
+            else:  # actions are sent once the transition that planned them is stored
+                self.store.when_settled(lambda: self._launch(run))
         elif execution.state == END:
             self._finish(run, "ended")
+
+    def _launch(self, run: Run) -> None:
+        if run.done:
+            self._ran(run)
+        else:
+            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+
+    def _ran(self, run: Run) -> None:
+        run.busy = False
+        run.task = None
+        self._running.discard(run)
+        if not self._running:
+            self._idle.set()
 
     async def _drive(self, run: Run) -> None:
         execution = run.execution
@@ -506,7 +522,7 @@ class Engine:
         try:
             while not run.done:
                 if execution.plan:
-                    if self.store.durable:
+                    if not self.store.settled(execution.id):
                         await self.store.flush()
                         if run.done:
                             return
@@ -564,11 +580,7 @@ class Engine:
             self._note(run, f"crashed: {exc!r}", True)
             self._finish(run, "crashed")
         finally:
-            run.busy = False
-            run.task = None
-            self._running.discard(run)
-            if not self._running:
-                self._idle.set()
+            self._ran(run)
 
     def _caught_up(self, run: Run) -> None:
         """A plan is done: a run of a replaced flow moves to the new version's steps."""

@@ -3,9 +3,11 @@
 ``Store`` is the interface the engine writes through; ``MemoryStore`` keeps nothing
 (``--state :memory:``) and ``SqliteStore`` keeps everything in one SQLite file (WAL).
 Writes are grouped: ``put`` and ``remove`` only note what changed, a commit task writes
-every change noted during one turn of the event loop in one transaction, on a thread of
-its own, and ``flush`` waits until what was noted so far is on disk. The executor awaits
-``flush`` before each action, so a transition is stored before its actions are sent.
+every change noted during one turn of the event loop in one transaction (one statement),
+and ``flush`` waits until what was noted so far is stored. The engine sends a
+transition's actions only once the transition is stored (``settled``, ``when_settled``).
+The commit runs on the event loop's thread: a writer thread was measured slower, as it
+and the loop keep taking the interpreter's lock from each other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import os
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,14 @@ class Store(ABC):
     async def flush(self) -> None:
         """Return once every change noted so far is stored; raises ``StoreError``."""
 
+    def settled(self, execution_id: int) -> bool:
+        """Whether the last change noted for an execution is stored."""
+        return True
+
+    def when_settled(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (soon) once every change noted so far is stored, or failed."""
+        callback()
+
     @abstractmethod
     async def close(self) -> None:
         """Store what is pending and release the store."""
@@ -127,17 +136,25 @@ class MemoryStore(Store):
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS executions (
-    id INTEGER PRIMARY KEY, flow TEXT NOT NULL, data BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS executions (id INTEGER PRIMARY KEY, flow TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS schedules (
     flow TEXT NOT NULL, name TEXT NOT NULL, fired REAL NOT NULL, PRIMARY KEY (flow, name)
 );
 """
 
+# Every change of a commit in one statement, so one transaction: ``[[id, flow, record]...]``,
+# a null record for an execution that ended (a tombstone, purged now and then).
+_WRITE = """
+INSERT OR REPLACE INTO executions (id, flow, data)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+FROM json_each(?)
+"""
+_PURGE = "DELETE FROM executions WHERE data IS NULL"
+_PURGE_EVERY = 1000  # commits
+
 
 class SqliteStore(Store):
-    """One SQLite file in WAL mode, written by a thread of its own in grouped commits.
+    """One SQLite file in WAL mode, written in grouped commits.
 
     With ``synchronous=NORMAL`` a commit survives the process being killed at any point;
     a power cut may lose the last commits (never corrupt the file). A lock file beside
@@ -149,19 +166,19 @@ class SqliteStore(Store):
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._lock: int | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="o2g-flows-store")
         self._changed: dict[int, Execution | None] = {}  # id -> execution, or None: removed
         self._meta: dict[str, str | None] = {}
         self._dirty_marks: set[tuple[str, str]] = set()
-        self._next: asyncio.Future[None] | None = None  # resolved by the commit under way
+        self._next: asyncio.Future[None] | None = None  # resolved by the next commit
+        self._committing: dict[int, Execution | None] = {}  # the commit under way
         self._task: asyncio.Task[None] | None = None
+        self._commits = 0
         self._closed = False
 
     # -- opening ------------------------------------------------------------------------------
 
     async def open(self) -> Restored:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._open)
+        return self._open()
 
     def _open(self) -> Restored:
         where = str(self.path)
@@ -179,7 +196,7 @@ class SqliteStore(Store):
                 )
         self._take_lock()
         try:
-            db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(where, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"state file {where}: cannot open it ({exc})") from None
         self._db = db
@@ -198,9 +215,12 @@ class SqliteStore(Store):
                     f"this one knows {SCHEMA_VERSION}): upgrade, or use another --state"
                 )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.execute(_PURGE)
             executions = [
                 Execution.from_record(orjson.loads(data))
-                for (data,) in db.execute("SELECT data FROM executions ORDER BY id")
+                for (data,) in db.execute(
+                    "SELECT data FROM executions WHERE data IS NOT NULL ORDER BY id"
+                )
             ]
             for flow, name, fired in db.execute("SELECT flow, name, fired FROM schedules"):
                 self._marks[flow, name] = fired
@@ -274,6 +294,15 @@ class SqliteStore(Store):
             return
         await asyncio.shield(self._next)
 
+    def settled(self, execution_id: int) -> bool:
+        return execution_id not in self._changed and execution_id not in self._committing
+
+    def when_settled(self, callback: Callable[[], None]) -> None:
+        if self._next is None:
+            callback()
+        else:
+            self._next.add_done_callback(lambda _: callback())
+
     def _kick(self) -> None:
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
@@ -281,50 +310,61 @@ class SqliteStore(Store):
             self._task = asyncio.get_running_loop().create_task(self._commit())
 
     async def _commit(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._next is not None:
                 await asyncio.sleep(0)  # let this loop turn's writes join the batch
                 done, self._next = self._next, None
-                changed, self._changed = self._changed, {}
-                rows = [
-                    (ident, execution.flow, orjson.dumps(execution.to_record()))
-                    for ident, execution in changed.items()
-                    if execution is not None
-                ]
-                gone = [(ident,) for ident, execution in changed.items() if execution is None]
+                changed = self._committing = self._changed
+                self._changed = {}
+                rows = orjson.dumps(
+                    [
+                        (ident, None, None)
+                        if execution is None
+                        else (ident, execution.flow, execution.to_record())
+                        for ident, execution in changed.items()
+                    ]
+                )
+                kept = [execution for execution in changed.values() if execution is not None]
+                self._commits += 1
+                purge = self._commits % _PURGE_EVERY == 0
                 marks = [(flow, name, self._marks[flow, name]) for flow, name in self._dirty_marks]
                 self._dirty_marks = set()
                 meta, self._meta = self._meta, {}
                 try:
-                    await loop.run_in_executor(self._thread, self._write, rows, gone, marks, meta)
+                    self._write(rows, marks, meta, purge)
                 except StoreError as exc:
-                    log.error("%s", exc)
+                    log.error("%s (%d execution(s) not kept)", exc, len(kept))
                     done.set_exception(exc)
                     done.exception()  # retrieved: waiters get it from flush()
                     if self.on_failure is not None:
-                        self.on_failure([row[0] for row in rows], exc)
+                        self.on_failure([execution.id for execution in kept], exc)
                 else:
                     done.set_result(None)
+                finally:
+                    self._committing = {}
         finally:
             self._task = None
 
     def _write(
         self,
-        rows: list[tuple[int, str, bytes]],
-        gone: list[tuple[int]],
+        rows: bytes,
         marks: list[tuple[str, str, float]],
         meta: dict[str, str | None],
+        purge: bool,
     ) -> None:
+        """One transaction: ``rows`` (see ``_WRITE``), schedule marks, meta, maybe a purge."""
         db = self._db
         if db is None:
             raise StoreError(f"state file {self.path} is closed")
+        alone = not (marks or meta or purge)
         try:
+            if alone:  # the common case: one statement is its own transaction
+                db.execute(_WRITE, (rows.decode(),))
+                return
             db.execute("BEGIN")
-            if rows:
-                db.executemany("INSERT OR REPLACE INTO executions VALUES (?, ?, ?)", rows)
-            if gone:
-                db.executemany("DELETE FROM executions WHERE id = ?", gone)
+            db.execute(_WRITE, (rows.decode(),))
+            if purge:
+                db.execute(_PURGE)
             if marks:
                 db.executemany("INSERT OR REPLACE INTO schedules VALUES (?, ?, ?)", marks)
             for name, value in meta.items():
@@ -336,10 +376,7 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
-            raise StoreError(
-                f"state file {self.path}: cannot write ({exc}); "
-                f"{len(rows)} execution(s) could not be kept"
-            ) from None
+            raise StoreError(f"state file {self.path}: cannot write ({exc})") from None
 
     async def close(self) -> None:
         if self._closed:
@@ -350,9 +387,7 @@ class SqliteStore(Store):
             with contextlib.suppress(StoreError, asyncio.CancelledError):
                 await self._task
         self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._release)
-        self._thread.shutdown(wait=False)
+        self._release()
 
 
 def open_store(where: str | os.PathLike[str] | None) -> Store:
