@@ -103,12 +103,9 @@ def offer(engine: Lifecycle, runtime: FlowRuntime, event: dict[str, Any], name: 
         return
     if key is None:
         return
-    if current is not None:
-        if len(current) == 1:
-            engine.deliver(current[0], event, name)
-        else:  # parallel runs: one may end, and leave the list, as it handles the event
-            for run in list(current):
-                engine.deliver(run, event, name)
+    if current is not None:  # a tuple: runs ending as they handle the event do not change it
+        for run in current:
+            engine.deliver(run, event, name)
     starts = runtime.starts.get(name)
     if not starts:
         return

@@ -218,11 +218,12 @@ class _Plan:
 
     __slots__ = ("ids",)
 
-    def __init__(self, ids: list[int]) -> None:
+    def __init__(self, ids: tuple[int, ...]) -> None:
         self.ids = ids
 
     def __call__(self, event_data: Any) -> None:
-        event_data.model.plan.extend(self.ids)
+        model = event_data.model
+        model.plan = (*model.plan, *self.ids)
 
 
 class _Exit:
@@ -230,14 +231,15 @@ class _Exit:
 
     __slots__ = ("ids",)
 
-    def __init__(self, ids: list[int]) -> None:
+    def __init__(self, ids: tuple[int, ...]) -> None:
         self.ids = ids
 
     def __call__(self, event_data: Any) -> None:
         execution: Execution = event_data.model
         execution.visit += 1
         execution.deadlines = None
-        execution.plan.extend(self.ids)
+        if self.ids:
+            execution.plan = (*execution.plan, *self.ids)
 
 
 class _Enter:
@@ -248,8 +250,8 @@ class _Enter:
     def __init__(
         self,
         state: State,
-        ids: list[int],
-        deadlines: Callable[[Execution, State, Any], list[float | None]],
+        ids: tuple[int, ...],
+        deadlines: Callable[[Execution, State, Any], tuple[float | None, ...]],
     ) -> None:
         self.state = state
         self.ids = ids
@@ -257,7 +259,8 @@ class _Enter:
 
     def __call__(self, event_data: Any) -> None:
         execution: Execution = event_data.model
-        execution.plan.extend(self.ids)
+        if self.ids:
+            execution.plan = (*execution.plan, *self.ids)
         if self.state.after:
             execution.deadlines = self.deadlines(execution, self.state, event_data.args[0])
 
@@ -276,7 +279,7 @@ def build_machine(
     steps: list[Step],
     *,
     check: Callable[[Any, Handler, Any], bool],
-    deadlines: Callable[[Execution, State, Any], list[float | None]],
+    deadlines: Callable[[Execution, State, Any], tuple[float | None, ...]],
 ) -> FlowMachine:
     """The machine of ``flow``, whose plans index ``steps`` (``step_table(flow)``).
 
@@ -288,8 +291,8 @@ def build_machine(
     """
     index = {id(step): n for n, step in enumerate(steps)}
 
-    def ids(items: list[Step]) -> list[int]:
-        return [index[id(step)] for step in items]
+    def ids(items: list[Step]) -> tuple[int, ...]:
+        return tuple(index[id(step)] for step in items)
 
     def plan(items: list[Step]) -> list[_Plan] | None:
         return [_Plan(ids(items))] if items else None

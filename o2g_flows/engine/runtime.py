@@ -81,7 +81,7 @@ class Run:
         self.done = False
         self.stored = False
         self.inbox: deque[Any] | None = None
-        self.handles: list[Any] | None = None
+        self.handles: tuple[Any, ...] | None = None
         self.task: asyncio.Task[None] | None = None
 
 
@@ -94,7 +94,7 @@ class FlowRuntime:
         self.machine: FlowMachine = build_machine(
             flow, self.steps, check=engine._check, deadlines=engine._deadlines
         )
-        self.live: dict[Any, list[Run]] = {}
+        self.live: dict[Any, tuple[Run, ...]] = {}  # several only in parallel mode
         self.waiting: dict[Any, deque[tuple[int, dict[str, Any]]]] = {}
         self.starts: dict[str, list[tuple[int, Handler]]] = {}
         for index, handler in enumerate(flow.start):
@@ -109,6 +109,22 @@ class FlowRuntime:
     def runs(self) -> list[Run]:
         """The flow's live runs."""
         return [run for runs in self.live.values() for run in runs]
+
+    def add(self, run: Run) -> None:
+        """Make ``run`` one of its key's live runs."""
+        key = run.execution.key
+        self.live[key] = (*self.live.get(key, ()), run)
+
+    def discard(self, run: Run) -> None:
+        """Take ``run`` off its key's live runs (if it is one of them)."""
+        key = run.execution.key
+        runs = self.live.get(key, ())
+        if run in runs:
+            left = tuple(other for other in runs if other is not run)
+            if left:
+                self.live[key] = left
+            else:
+                del self.live[key]
 
 
 @dataclass
@@ -156,6 +172,7 @@ class Engine:
         self.traces = traces if traces is not None else TraceStore()
         self.store = store or MemoryStore()
         self.store.on_failure = self._store_failed
+        self._durable = self.store.durable
         self.observe = Observers([self.traces, *observers])
         self.timezone = zone(timezone)
         self.grace = grace
@@ -171,6 +188,7 @@ class Engine:
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
         self._stopping = False
+        self._on_timer_due = self._timer_fired  # one bound method for every timer, not one each
         self.schedules = Schedules(
             self.timers,
             self.clock,
@@ -248,13 +266,8 @@ class Engine:
 
     def _adopt(self, run: Run, runtime: FlowRuntime) -> None:
         """Make ``runtime`` the run's flow; a plan under way finishes on the old steps."""
-        old = run.runtime
-        keys = old.live.get(run.execution.key)
-        if keys is not None and run in keys:
-            keys.remove(run)
-            if not keys:
-                del old.live[run.execution.key]
-        runtime.live.setdefault(run.execution.key, []).append(run)
+        run.runtime.discard(run)
+        runtime.add(run)
         run.runtime = runtime
         if not run.execution.plan:
             run.steps = runtime.steps
@@ -346,7 +359,7 @@ class Engine:
         now = self.clock.time()
         execution = Execution(next(self._ids), flow.name, flow.digest, key, event, now)
         run = Run(execution, runtime)
-        runtime.live.setdefault(key, []).append(run)
+        runtime.add(run)
         self.observe.started(now, execution, condition)
         self._fire(run, start_trigger(index), event.get("eventName"), self._context(run, event))
         self._settle(run)
@@ -397,8 +410,9 @@ class Engine:
         if route.dest is not None:
             dest = execution.state
             self.observe.transition(self.clock.time(), execution, source, dest, cause)
-            self._arm(run)
-        if execution.state != END or execution.plan:
+            if run.handles or execution.deadlines:
+                self._arm(run)
+        if self._durable and (execution.state != END or execution.plan):
             self._put(run)
         return True
 
@@ -419,7 +433,9 @@ class Engine:
         self.observe.condition(self.clock.time(), execution, when.source, result)
         return passed
 
-    def _deadlines(self, execution: Execution, state: State, context: Any) -> list[float | None]:
+    def _deadlines(
+        self, execution: Execution, state: State, context: Any
+    ) -> tuple[float | None, ...]:
         now = self.clock.time()
         deadlines: list[float | None] = []
         for index, timer in enumerate(state.after):
@@ -428,7 +444,7 @@ class Engine:
             except (EvaluationError, ValueError, TypeError) as exc:
                 self.observe.note(now, execution, f"timer {index} not set: {exc}", True)
                 deadlines.append(None)
-        return deadlines
+        return tuple(deadlines)
 
     # -- timers -------------------------------------------------------------------------------
 
@@ -440,28 +456,17 @@ class Engine:
         run.handles = None
         execution = run.execution
         if execution.deadlines:
-            run.handles = [
-                self.timers.call_at(
-                    deadline,
-                    self._timer_fired,
-                    execution.flow,
-                    execution.id,
-                    execution.key,
-                    execution.visit,
-                    index,
-                )
+            visit, fired = execution.visit, self._on_timer_due
+            run.handles = tuple(
+                self.timers.call_at(deadline, fired, run, visit, index)
                 for index, deadline in enumerate(execution.deadlines)
                 if deadline is not None
-            ]
+            )
 
-    def _timer_fired(self, flow: str, ident: int, key: Any, visit: int, index: int) -> None:
-        runtime = self.flows.get(flow)
-        run = None
-        if runtime is not None:
-            for candidate in runtime.live.get(key, ()):
-                if candidate.execution.id == ident:
-                    run = candidate
-        if run is None or run.execution.visit != visit:
+    def _timer_fired(self, run: Run, visit: int, index: int) -> None:
+        """Timer ``index`` of the state entered at ``visit`` came due (its identity, with the
+        execution's id, is what the store keeps: the deadlines of the current visit)."""
+        if run.done or run.execution.visit != visit:
             return
         if run.busy:
             if run.inbox is None:
@@ -532,16 +537,16 @@ class Engine:
                     )
                     if run.done:
                         return
-                    del execution.plan[0]
+                    execution.plan = execution.plan[1:]
                     if outcome in ("stop", "goto"):
-                        execution.plan.clear()
+                        execution.plan = ()
                     if not execution.plan:
                         self._caught_up(run)
                     if outcome == "goto":
                         assert step.error_goto is not None
                         cause = f"on_error of {step.name}"
                         self._fire(run, jump_trigger(step.error_goto), cause, self._context(run))
-                    elif run.stored:
+                    elif self._durable:
                         self._put(run)
                     continue
                 state = run.runtime.flow.states.get(execution.state)
@@ -622,12 +627,7 @@ class Engine:
             for handle in run.handles:
                 self.timers.cancel(handle)
         run.handles = None
-        key = run.execution.key
-        runs = run.runtime.live.get(key)
-        if runs is not None and run in runs:
-            runs.remove(run)
-            if not runs:
-                del run.runtime.live[key]
+        run.runtime.discard(run)
         if run.task is not None and run.task is not _current_task():
             run.task.cancel()
 
@@ -698,11 +698,11 @@ class Engine:
             return
         run = Run(execution, runtime)
         run.stored = True
-        runtime.live.setdefault(execution.key, []).append(run)
+        runtime.add(run)
         if execution.version != runtime.flow.digest:
             if execution.plan:
                 self._note(run, f"{len(execution.plan)} planned action(s) dropped: flow changed")
-                execution.plan.clear()
+                execution.plan = ()
             self._reload(run, runtime)
             if run.done:
                 return
@@ -714,7 +714,7 @@ class Engine:
         """Arm a restored run's timers; one overdue beyond the grace follows ``on_missed``."""
         execution = run.execution
         state = run.runtime.flow.states.get(execution.state)
-        deadlines = execution.deadlines or []
+        deadlines = list(execution.deadlines or ())
         if state is None:
             return
         for index, deadline in sorted(
@@ -728,6 +728,7 @@ class Engine:
             if timer.on_missed == "fire":
                 continue
             deadlines[index] = None
+            execution.deadlines = tuple(deadlines)
             if timer.on_missed == "goto" and timer.missed_goto:
                 self._arm(run)
                 self._fire(run, jump_trigger(timer.missed_goto), "missed timer", self._context(run))

@@ -57,8 +57,8 @@ class Execution:
         self.started = started
         self.vars: dict[str, Any] | None = None  # None: the flow's own, unchanged
         self.visit = 0
-        self.deadlines: list[float | None] | None = None  # per ``after`` timer of the state
-        self.plan: list[int] = []  # a deque costs 600 bytes; plans hold a few steps
+        self.deadlines: tuple[float | None, ...] | None = None  # per ``after`` of the state
+        self.plan: tuple[int, ...] = ()  # most executions wait with nothing planned
 
     def set_vars(self, values: dict[str, Any], defaults: dict[str, Any]) -> None:
         """Set execution variables over the flow's ``defaults`` (copied on first write)."""
@@ -81,6 +81,9 @@ class Execution:
             setattr(execution, name, record[name])
         if execution.first is None:
             execution.first = execution.event
+        execution.plan = tuple(execution.plan)
+        if execution.deadlines is not None:
+            execution.deadlines = tuple(execution.deadlines)
         return execution
 
     def __repr__(self) -> str:

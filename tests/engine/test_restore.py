@@ -218,7 +218,7 @@ states:
     assert sent == ["page c1", "page c1"]
     assert second.actions() == [("page", None), ("log", "last")]
     (execution,) = second.engine.executions()
-    assert execution.state == "waiting" and execution.plan == []
+    assert execution.state == "waiting" and execution.plan == ()
     await second.send("OnCallRemoved", callRef="c1")
     assert second.engine.executions() == []
     await second.engine.stop()

@@ -19,8 +19,8 @@ def execution(ident: int, state: str = "ringing") -> Execution:
     event = {"eventName": "OnCallCreated", "callRef": f"c{ident}", "loginName": "alice"}
     item = Execution(ident, "no-answer", "v1", f"c{ident}", event, 1000.0)
     item.state = state
-    item.deadlines = [1020.0]
-    item.plan = [0, 2]
+    item.deadlines = (1020.0,)
+    item.plan = (0, 2)
     item.vars = {"n": ident}
     return item
 
