@@ -110,3 +110,29 @@ def test_run_reports_a_malformed_traffic_file(tmp_path: Path, capsys):
     assert main(["run", FLOWS, "--traffic", str(traffic)]) == 1
     error = capsys.readouterr().err
     assert f"{traffic}:1:3: a step has at:, name: and one of call, answer" in error
+
+
+def test_run_refuses_a_state_file_it_cannot_use_in_one_line(tmp_path: Path, capsys):
+    state = tmp_path / "state.sqlite"
+    state.write_bytes(b"not a database" * 200)
+    assert main(["run", FLOWS, "--state", str(state), "--no-traffic", "--duration", "1"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"state file {state} is damaged" in err[0]
+    assert "Traceback" not in err[0]
+
+
+def test_run_keeps_executions_in_the_state_file_across_runs(tmp_path: Path, capsys):
+    state = tmp_path / "state.sqlite"
+    traffic = tmp_path / "traffic.yaml"
+    traffic.write_text('- {at: 0.1, call: {from: "+33612345678", to: "2001"}}\n')
+    args = ["run", FLOWS, "--state", str(state), "--traffic", str(traffic), "--duration", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"state    {state}: 0 execution(s) to restore" in err
+    assert "kept in the state file for the next start" in err  # the call rings 8 s
+    assert main([*args[:4], "--no-traffic", "--duration", "0.5"]) == 0
+    err = capsys.readouterr().err
+    assert f"state    {state}: 2 execution(s) to restore" in err  # and missed-call-message
+    # a new simulator: the call is gone, and the restored execution ends with its trace
+    assert "no-answer-to-voicemail[" in err and "restored in ringing" in err
+    assert "reconciled: OnCallRemoved from the snapshot" in err

@@ -127,3 +127,22 @@ async def test_a_guard_reads_the_call_from_o2g_before_acting(running, call, cont
     state = (await o2g.telephony.get_call(answered, login_name="alice"))["legs"][0]["state"]
     assert state == "ACTIVE"
     assert ringing not in [t.key for t in engine.traces("guarded")]
+
+
+async def test_a_burst_of_unanswered_calls_all_reach_voicemail_and_later_calls_too(
+    running, shipped, call, control
+):
+    # the first engine's timers: 9 of 20 fired in such a burst, and none ever after
+    engine = await running([shipped["no-answer-to-voicemail"]])
+    refs = [await call(f"+336123456{n:02d}", "2001") for n in range(40)]
+    await engine.until(lambda: len(engine.traces("no-answer-to-voicemail")) == 40, timeout=20)
+    redirected = {
+        a[1]["call"]
+        for a in engine.actions("no-answer-to-voicemail")
+        if a[0] == "redirect" and a[2]
+    }
+    assert redirected == set(refs)
+    later = await call("+33612345699", "2001")
+    await engine.until(lambda: len(engine.traces("no-answer-to-voicemail")) == 41, timeout=10)
+    (last,) = engine.engine.traces.query(key=later)
+    assert "voicemail" in last.states()
