@@ -146,7 +146,7 @@ async def test_a_reload_storm_keeps_the_engine_responsive_and_ends_on_the_last_v
     caller.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await caller
-    assert handled > 50  # calls kept being handled during the storm
+    assert handled > 20  # calls kept being handled during the storm
     assert (await watched.call()).startswith("last ")
 
 
