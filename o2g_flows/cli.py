@@ -8,7 +8,12 @@ import logging
 import sys
 from importlib import metadata
 
-_COMMAND_MODULES = ("o2g_flows.engine.cli", "o2g_flows.sim.cli", "o2g_flows.client.cli")
+_COMMAND_MODULES = (
+    "o2g_flows.engine.cli",
+    "o2g_flows.app.cli",
+    "o2g_flows.sim.cli",
+    "o2g_flows.client.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
