@@ -160,10 +160,8 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .console import setup_console
     from .runner import run_flows
 
-    setup_console(verbose=logging.getLogger().level <= logging.DEBUG)
     registry, result = _load(args)
     for error in result.errors:
         log.error("%s", error)
