@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import tempfile
+from collections import Counter
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from o2g_flows.spec import API_PREFIX
 from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
+from .middleware import control_guard, normalise_path, rest_errors
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
 from .sessions import Sessions
 from .tls import make_self_signed, server_context
@@ -27,12 +29,17 @@ PRODUCT_VERSION = {"major": "2.3", "minor": "000.041"}
 class Gateway:
     """Everything one running simulator holds: PBX, sessions, subscriptions, router."""
 
-    def __init__(self, config: PbxConfig, router: Router) -> None:
+    def __init__(
+        self, config: PbxConfig, router: Router, *, strict: bool = False, max_sessions: int = 20
+    ) -> None:
         self.pbx = Pbx(config)
         self.hub = EventHub(self.pbx, config.timing)
-        self.sessions = Sessions(self.pbx, self.hub.session_closed)
+        self.sessions = Sessions(self.pbx, self.hub.session_closed, max_sessions)
         self.router = router
         self.ready = True
+        self.strict = strict  # refuse unknown body fields and numbers given as strings
+        #: What a lenient body check let through, counted by description.
+        self.lenient: Counter[str] = Counter()
 
     async def close(self) -> None:
         """Close every session and subscription and cancel the PBX timers."""
@@ -46,6 +53,9 @@ class Simulator:
 
     ``pbx`` is a PBX file path, a parsed ``PbxConfig`` or None for the default PBX;
     ``timing`` (a ``Timing`` or a dict of its fields) overrides the file's durations.
+    ``strict`` refuses unknown body fields and numbers sent as strings (a real gateway
+    accepts both); ``max_sessions`` caps the open sessions of one account;
+    ``control_token``, when set, must be sent in X-Control-Token on every ``/sim`` request.
     """
 
     def __init__(
@@ -56,12 +66,18 @@ class Simulator:
         tls: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        strict: bool = False,
+        max_sessions: int = 20,
+        control_token: str | None = None,
     ) -> None:
         self._pbx_source = pbx
         self._timing = timing
         self._tls = tls
         self._host = host
         self._port = port
+        self._strict = strict
+        self._max_sessions = max_sessions
+        self._control_token = control_token
         self._router: Router | None = None
         self._runner: web.AppRunner | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -110,8 +126,10 @@ class Simulator:
         """Start listening (on the same port again after a ``stop``)."""
         if self._router is None:
             self._router = Router()
-        self.gateway = Gateway(self._config(), self._router)
-        app = build_app(self.gateway)
+        self.gateway = Gateway(
+            self._config(), self._router, strict=self._strict, max_sessions=self._max_sessions
+        )
+        app = build_app(self.gateway, self._control_token)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
@@ -156,11 +174,14 @@ class Simulator:
 GATEWAY = web.AppKey("gateway", Gateway)
 
 
-def build_app(gateway: Gateway) -> web.Application:
-    """The aiohttp application serving one gateway."""
+def build_app(gateway: Gateway, control_token: str | None = None) -> web.Application:
+    """The aiohttp application serving one gateway (``/sim`` guarded by ``control_token``)."""
     from .control import control_routes
 
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        client_max_size=4 * 1024 * 1024,
+        middlewares=[rest_errors, control_guard(control_token), normalise_path],
+    )
     app[GATEWAY] = gateway
     app.router.add_route("*", "/api/rest", _descriptor)
     app.router.add_route("*", "/api/rest/authenticate", _authenticate)
