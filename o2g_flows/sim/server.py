@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import signal
 import tempfile
 from collections import Counter
 from dataclasses import fields, replace
@@ -251,14 +253,23 @@ async def _events(request: web.Request) -> web.StreamResponse:
     return await gateway.hub.serve_channel(request, subscription)
 
 
-async def run_standalone(pbx: str | Path | None, port: int, tls: bool, host: str) -> None:
-    """Serve until interrupted (``o2g-flows sim``)."""
-    simulator = Simulator(pbx, tls=tls, host=host, port=port)
-    await simulator.start()
-    print(f"O2G simulator listening on {simulator.url}  (PBX: {pbx or 'default'})", flush=True)
-    if simulator.ca_file:
-        print(f"self-signed certificate: {simulator.ca_file}", flush=True)
+async def run_standalone(simulator: Simulator, source: str | Path | None) -> None:
+    """Serve until interrupted or terminated (``o2g-flows sim``); the TLS key folder is
+    removed however the simulator stops, a failed start included."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
     try:
+        await simulator.start()
+        print(
+            f"O2G simulator listening on {simulator.url}  (PBX: {source or 'default'})", flush=True
+        )
+        if simulator.ca_file:
+            print(f"self-signed certificate: {simulator.ca_file}", flush=True)
         await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        pass
     finally:
         await simulator.close()

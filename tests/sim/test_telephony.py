@@ -349,13 +349,14 @@ async def test_redirect_a_ringing_call(session_of) -> None:
     refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
 
 
-async def test_redirect_to_voicemail_leaves_a_message(sim, session_of, subscribe) -> None:
+@pytest.mark.parametrize("voicemail", ["VOICEMAIL", "3000"])  # the keyword or the number
+async def test_redirect_to_voicemail_leaves_a_message(
+    sim, session_of, subscribe, voicemail: str
+) -> None:
     alice, bob = await session_of("alice"), await session_of("bob")
     reader = await subscribe(alice, names=["telephony"])
     call_ref = await dial(alice, "2002")
-    moved = await bob.post(
-        f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": "VOICEMAIL"}
-    )
+    moved = await bob.post(f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": voicemail})
     assert moved.status_code == 204
     redirected = await reader.wait_for("OnCallModified", cause="REDIRECTED")
     assert redirected["removedParticipantIds"] == ["2002"]

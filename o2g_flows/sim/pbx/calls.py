@@ -324,13 +324,15 @@ class CallModel(CallSupervision):
     # -- redirect, voicemail, pickup, park ------------------------------------------------------
 
     def redirect(self, party: Party, redirect_to: str, anonymous: bool = False) -> None:
-        """Send the ringing call elsewhere (a number, ``VOICEMAIL`` or ``DVA``)."""
+        """Send the ringing call elsewhere (a number, ``VOICEMAIL`` or the voicemail number,
+        or ``DVA``)."""
         if party.state != RINGING_INCOMING:
             raise _incompatible(party, "redirect")
         user = party.user
         call = party.call
         assert user is not None and call is not None
-        if redirect_to.upper() == "VOICEMAIL":
+        voicemail_number = redirect_to == self._pbx.config.voicemail_service
+        if redirect_to.upper() == "VOICEMAIL" or voicemail_number:
             if not user.voicemail:
                 raise _service_unavailable(f"{user.login} has no voicemail")
             destination: dict[str, Any] = {"type": "VOICEMAIL"}

@@ -113,9 +113,12 @@ async def make_call(request: ApiRequest) -> str:
     chosen = [key for key in ("associatedData", "pin", "businessCode") if key in body]
     if len(chosen) > 1:
         raise RestError.bad_parameter(f"{' and '.join(chosen)} cannot be used together")
-    callee = body["callee"]
     if (body.get("acdCall") or {}).get("callToSupervisor"):
-        callee = _supervisor_of(request, user)
+        callee = _supervisor_of(request, user)  # the spec: callee is absent for this call
+    elif "callee" in body:
+        callee = body["callee"]
+    else:
+        raise RestError.bad_parameter("body: missing required field 'callee'")
     return calls.make_call(
         user,
         device,
