@@ -15,6 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorType, RestError
+from . import pilot_events
 from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
 from .calls_records import com_record
@@ -443,6 +444,8 @@ class CallCore:
         self._attach(call, party)
         call.pilot, call.queued_at = pilot.number, time.monotonic()
         queue.append(call)
+        self._emit(pilot_events.created(call, pilot.number))
+        self._emit(pilot_events.queued(call, pilot, len(queue), "ACD_ENTER_DISTRIBUTION"))
         return party, None
 
     def serve_queue(self, pilot_number: str) -> None:
@@ -458,6 +461,7 @@ class CallCore:
             agent = self._pbx.users[login]
             party = self._ring(call, agent, device, pilot=pilot_number)
             party.acd_data = self._acd_data(call, agent, pilot_number, len(queue))
+            self._emit(pilot_events.distributed(call, pilot_number, device))
             self._replace(waiting, party, "DISTRIBUTED", None, None)
 
     def _requeue(self, agent_party: Party) -> None:
@@ -467,7 +471,11 @@ class CallCore:
         assert call is not None and pilot is not None
         waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
         self._attach(call, waiting)
-        self._queues[pilot].appendleft(call)
+        queue = self._queues[pilot]
+        queue.appendleft(call)
+        config = self._pbx.resolve(pilot).pilot
+        assert config is not None
+        self._emit(pilot_events.queued(call, config, len(queue), "NOT_ANSWERED"))
         self._replace(agent_party, waiting, None, None, None)
 
     def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
@@ -606,6 +614,7 @@ class CallCore:
             queue = self._queues.get(party.number)
             if queue and call in queue:
                 queue.remove(call)
+                self._emit(pilot_events.abandoned(call, party.number, cause or "ABANDONED"))
 
     def _deposit(self, party: Party) -> None:
         """A voicemail that answered a diverted call leaves the caller's message in the box."""
