@@ -21,7 +21,14 @@ from o2g_flows.spec import find_type
 
 from .errors import RestError
 
-__all__ = ["parse_query_value", "validate_body"]
+__all__ = [
+    "CONDITIONAL",
+    "EITHER_OR",
+    "EXTRA_ENUM_VALUES",
+    "EXTRA_FIELDS",
+    "parse_query_value",
+    "validate_body",
+]
 
 _NUMBERS = frozenset({"int", "long", "nonNegativeInteger"})
 _NUMERIC = re.compile(r"-?[0-9]{1,19}")
@@ -39,16 +46,16 @@ _PRIMITIVES = {
 #: USER, OTHER or ASSOCIATE), a field that takes either of two shapes (a directory
 #: Criterion's operand is a string, or a list of Criterion for AND/OR) and an optional field
 #: the spec names only in a title (a subscription's webHookUrl, sent by the Node SDK).
-_EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
-_EITHER_OR = {("Criterion", "operand"): "Criterion"}
-_EXTRA_FIELDS = {
+EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
+EITHER_OR = {("Criterion", "operand"): "Criterion"}
+EXTRA_FIELDS = {
     "SubscriptionRequest": [
         {"name": "webHookUrl", "type": "string", "required": False, "is_list": False}
     ]
 }
 #: Fields the catalogue marks required that the spec text makes conditional: a supervisor
 #: call (``acdCall.callToSupervisor``) has no callee; the handler checks the other cases.
-_CONDITIONAL = frozenset({("MakeCallRequest", "callee")})
+CONDITIONAL = frozenset({("MakeCallRequest", "callee")})
 
 
 @dataclass(slots=True)
@@ -73,7 +80,7 @@ class _Checker:
             return value
         if definition["kind"] == "enum":
             allowed = [item["value"] for item in definition["values"]]
-            allowed += _EXTRA_ENUM_VALUES.get(type_name, ())
+            allowed += EXTRA_ENUM_VALUES.get(type_name, ())
             if value not in allowed:
                 raise RestError.bad_parameter(
                     f"{where}: {value!r} is not one of {', '.join(allowed)}"
@@ -88,7 +95,7 @@ class _Checker:
     def _object(
         self, value: dict[str, Any], type_name: str, definition: dict[str, Any], where: str
     ) -> dict[str, Any]:
-        fields = {f["name"]: f for f in (*definition["fields"], *_EXTRA_FIELDS.get(type_name, ()))}
+        fields = {f["name"]: f for f in (*definition["fields"], *EXTRA_FIELDS.get(type_name, ()))}
         for key in [key for key in value if key not in fields]:
             if self.strict:
                 raise RestError.bad_parameter(f"{where}: unknown field '{key}' in {type_name}")
@@ -96,12 +103,12 @@ class _Checker:
             del value[key]
         for name, spec in fields.items():
             if name not in value or value[name] is None:
-                conditional = (type_name, name) in _CONDITIONAL
+                conditional = (type_name, name) in CONDITIONAL
                 if spec["required"] and not spec["is_list"] and not conditional:
                     raise RestError.bad_parameter(f"{where}: missing required field '{name}'")
                 continue
             item, place = value[name], f"{where}.{name}"
-            alternative = _EITHER_OR.get((type_name, name))
+            alternative = EITHER_OR.get((type_name, name))
             if alternative and isinstance(item, list):
                 value[name] = [
                     self.check(e, alternative, f"{place}[{i}]") for i, e in enumerate(item)

@@ -19,6 +19,7 @@ from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
 from .middleware import control_guard, normalise_path, rest_errors
+from .openapi import OPENAPI_PATH, openapi_document
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
 from .sessions import Sessions
 from .tls import make_self_signed, server_context
@@ -186,6 +187,7 @@ def build_app(gateway: Gateway, control_token: str | None = None) -> web.Applica
     )
     app[GATEWAY] = gateway
     app.router.add_route("*", "/api/rest", _descriptor)
+    app.router.add_get(OPENAPI_PATH, _openapi)
     app.router.add_route("*", "/api/rest/authenticate", _authenticate)
     app.router.add_route("*", API_PREFIX + "/{tail:.*}", _api)
     app.router.add_route("*", "/OTEvents", _events)
@@ -215,6 +217,11 @@ async def _descriptor(request: web.Request) -> web.StreamResponse:
             "custoFeatures": [],
         }
     )
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    """The simulator's OpenAPI 3.1 document (no session needed)."""
+    return web.Response(text=openapi_document(), content_type="application/json")
 
 
 async def _authenticate(request: web.Request) -> web.StreamResponse:
