@@ -9,14 +9,7 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
-from .conftest import FAST, login
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
+from .conftest import FAST, assert_error, login
 
 
 async def lenient(sim: Simulator) -> dict[str, int]:

@@ -15,17 +15,9 @@ import pytest
 from o2g_flows.sim import Simulator
 from o2g_flows.sim.cli import is_loopback
 
-from .conftest import API, login
+from .conftest import API, assert_error, login
 
 DEEP = b"[" * 1000 + b"]" * 1000
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json")
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
 
 
 async def test_deep_json_and_huge_numbers_are_bad_parameters(sim: Simulator, session_of) -> None:

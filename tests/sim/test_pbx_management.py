@@ -7,7 +7,7 @@ import pytest
 
 from o2g_flows.sim import Simulator, load_pbx_file
 
-from .conftest import login
+from .conftest import assert_error, login
 
 NODE = "/pbxs/1"
 SUBSCRIBERS = NODE + "/instances/Subscriber"
@@ -20,13 +20,6 @@ DEFAULTS = {
     "UTF8_Phone_Book_First_Name": "",
     "Station_Type": "UA_VIRTUAL",
 }
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
 
 
 def attributes(**values: str | list[str]) -> dict:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from o2g_flows.sim import PbxConfig, Simulator, load_pbx_file
 from o2g_flows.sim.pbx.config import Device
 
+from .conftest import assert_error
+
 DEVICE = "/users/alice/devices/2001"
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
 
 
 async def test_devices(session_of) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
+from .conftest import assert_error
+
 TIMING = {"wrapup": 0.2, "ring_timeout": 0.3, "keepalive_interval": 0.2, "channel_minute": 0.5}
 CUSTOMER, VIP = "+33140000099", "+33140000001"
 
@@ -29,11 +31,6 @@ async def call_pilot(control: httpx.AsyncClient, caller: str) -> str:
     answer = await control.post("/sim/calls", json={"from": caller, "to": "5000"})
     assert answer.status_code == 201, answer.text
     return answer.json()["callRef"]
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    assert answer.json()["type"] == error_type and text in answer.json()["innerMessage"]
 
 
 async def test_a_waiting_call_is_created_queued_then_abandoned(
