@@ -10,11 +10,19 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from .api import error_response
 from .errors import ErrorType, RestError
 
-__all__ = ["CONTROL_TOKEN_HEADER", "control_guard", "normalise_path", "rest_errors"]
+__all__ = [
+    "CONTROL_TOKEN_HEADER",
+    "JsonErrorRunner",
+    "control_guard",
+    "normalise_path",
+    "rest_errors",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +104,44 @@ def control_guard(token: str | None) -> Callable[..., Awaitable[web.StreamRespon
         return await handler(request)
 
     return guard
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, whose answers to unparsable requests (a bad request
+    line or header: 400 before any route) and to failures outside the middlewares are
+    RestErrorInfo bodies too."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if already sent
+        if status == 400:
+            detail = str(exc or message or "").strip().splitlines()
+            text = "malformed HTTP request" + (f": {detail[0]}" if detail else "")
+        else:
+            text = HTTPStatus(status).phrase
+        error_type = _ERROR_TYPES.get(status, ErrorType.SERVER_PROBLEM)
+        response = error_response(RestError(error_type, text, status=status))
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        # As aiohttp's own ``Server.__call__`` (aiohttp 3.x), with the handler above.
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class JsonErrorRunner(web.AppRunner):
+    """An ``AppRunner`` whose connections answer malformed HTTP with RestErrorInfo."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # the same object, with the handler factory above
+        return server

@@ -18,7 +18,7 @@ from o2g_flows.spec import API_PREFIX
 from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
-from .middleware import control_guard, normalise_path, rest_errors
+from .middleware import JsonErrorRunner, control_guard, normalise_path, rest_errors
 from .openapi import OPENAPI_PATH, openapi_document
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
 from .sessions import Sessions
@@ -133,7 +133,7 @@ class Simulator:
             self._config(), self._router, strict=self._strict, max_sessions=self._max_sessions
         )
         app = build_app(self.gateway, self._control_token)
-        self._runner = web.AppRunner(
+        self._runner = JsonErrorRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
         await self._runner.setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -48,6 +49,32 @@ async def test_aiohttp_errors_outside_the_routes_are_rest_error_info(sim: Simula
         assert_error(await world.delete("/sim/state"), 405, "NOT_SUPPORTED")
         too_big = await world.post(f"{API}/sessions", content=b"x" * (5 * 1024 * 1024))
         assert_error(too_big, 413, "BAD_PARAMETER")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"BLAH\r\n\r\n",
+        b"GET /api/rest HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"POST /api/rest/1.0/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /api/rest HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+    ],
+)
+async def test_malformed_http_is_answered_with_rest_error_info(sim: Simulator, raw: bytes) -> None:
+    port = int(sim.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # the server closes the connection
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 400 ") or head.startswith(b"HTTP/1.1 400 "), head
+    assert b"Content-Type: application/json" in head
+    error = json.loads(body)
+    assert error["type"] == "BAD_PARAMETER" and error["code"] == 1006
+    assert error["innerMessage"].startswith("malformed HTTP request")
 
 
 async def test_expired_credentials_are_purged() -> None:
