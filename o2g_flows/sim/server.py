@@ -106,7 +106,11 @@ class Simulator:
         self.gateway.ready = value
 
     async def __aenter__(self) -> Simulator:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()  # a failed start leaves no listener and no TLS key folder
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -266,8 +270,9 @@ async def run_standalone(simulator: Simulator, source: str | Path | None) -> Non
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
-    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
+            loop.add_signal_handler(stop, main.cancel)
     try:
         await simulator.start()
         print(

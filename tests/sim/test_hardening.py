@@ -162,7 +162,19 @@ def test_a_busy_port_is_one_clear_line_and_a_failure() -> None:
     assert done.stderr == f"error: port {port} is already in use on 127.0.0.1\n"
 
 
-def test_sigterm_removes_the_tls_key_folder() -> None:
+async def test_a_failed_start_removes_the_tls_key_folder() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        simulator = Simulator(tls=True, port=busy.getsockname()[1])
+        with pytest.raises(OSError):
+            async with simulator:
+                pass
+    assert simulator.ca_file is not None and not simulator.ca_file.parent.exists()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_removes_the_tls_key_folder(stop: signal.Signals) -> None:
     process = subprocess.Popen(
         _sim_command("--port", "0", "--tls"), stdout=subprocess.PIPE, text=True
     )
@@ -171,8 +183,8 @@ def test_sigterm_removes_the_tls_key_folder() -> None:
         assert process.stdout.readline().startswith("O2G simulator listening on https://127.0.0.1:")
         certificate = Path(process.stdout.readline().split(": ", 1)[1].strip())
         assert certificate.exists()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        process.send_signal(stop)
+        assert process.wait(timeout=10) in (0, 130)  # 130: interrupted (SIGINT)
         assert not certificate.parent.exists()
     finally:
         process.kill()
