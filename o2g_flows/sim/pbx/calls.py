@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from ..errors import RestError
-from .calls_core import bad_value, unauthorized
 from .calls_state import (
     ACTIVE,
     DIALING,
@@ -86,12 +85,14 @@ class CallModel(CallSupervision):
         """
         number = self.dialled(callee)
         if not by_hand and basic_only(user) and self.calls_of(user.login):
-            raise unauthorized(
+            raise RestError.unauthorized(
                 f"{user.login} already has a call and holds only a TELEPHONY_BASIC license",
                 "RESOURCE_BUSY",
             )
         if self.device_owner(number) is user:
-            raise unauthorized(f"{number} is a device of {user.login}", "INVALID_DESTINATION")
+            raise RestError.unauthorized(
+                f"{number} is a device of {user.login}", "INVALID_DESTINATION"
+            )
         if associated_data is not None:
             self._check_associated_data(associated_data)
         self._hold_device(user, device)
@@ -177,7 +178,7 @@ class CallModel(CallSupervision):
         for other in call.parties:
             if other.pid == participant_id and other.login != party.login:
                 return other
-        raise bad_value(f"Unknown participant {participant_id} in call {call.ref}")
+        raise RestError.bad_value(f"Unknown participant {participant_id} in call {call.ref}")
 
     # -- hold, retrieve, alternate, reconnect ---------------------------------------------------
 
@@ -271,7 +272,7 @@ class CallModel(CallSupervision):
         assert call is not None and party.user is not None
         destination = self.dialled(number)
         if self.device_owner(destination) is party.user:
-            raise unauthorized(f"{destination} is a device of {party.user.login}")
+            raise RestError.unauthorized(f"{destination} is a device of {party.user.login}")
         _not_supervising(party)
         others = self._peers(party)
         if not others:
@@ -341,7 +342,7 @@ class CallModel(CallSupervision):
         else:
             number = self.dialled(redirect_to)
             if self.device_owner(number) is user:
-                raise unauthorized(f"{number} is a device of {user.login}")
+                raise RestError.unauthorized(f"{number} is a device of {user.login}")
             destination = {"type": "NUMBER", "number": number}
         call.anonymous = call.anonymous or anonymous
         self._reroute(party, destination, "REDIRECTED", "REDIRECTED", user.login)
@@ -389,7 +390,7 @@ class CallModel(CallSupervision):
         if victim is None or victim.call is None:
             raise RestError.incompatible_state(f"No call is ringing on {number}")
         if any(p.user is user for p in victim.call.parties):
-            raise unauthorized(f"{user.login} is already in call {victim.call.ref}")
+            raise RestError.unauthorized(f"{user.login} is already in call {victim.call.ref}")
         victim.diverted, victim.reason = True, "PICKUP"
         picker = Party("user", device, RINGING_INCOMING, "CALLEE", user=user, rerouted=True)
         self._attach(victim.call, picker)
@@ -428,7 +429,7 @@ class CallModel(CallSupervision):
         if call is None:
             raise RestError.incompatible_state(f"No call is parked on {where}")
         if any(p.user is user for p in call.parties):
-            raise unauthorized(f"{user.login} is already in call {call.ref}")
+            raise RestError.unauthorized(f"{user.login} is already in call {call.ref}")
         call.parked_on = None
         self._hold_device(user, device)
         party = Party("user", device, ACTIVE, "CALLEE", user=user, answered=True)
@@ -458,7 +459,9 @@ class CallModel(CallSupervision):
         number = self.dialled(callee)
         target = self.device_owner(number)
         if target is None or target is user:
-            raise bad_value(f"{number} is not another user of the PBX", "INVALID_DESTINATION")
+            raise RestError.bad_value(
+                f"{number} is not another user of the PBX", "INVALID_DESTINATION"
+            )
         self._pbx.messaging.add_callback(target.login, self.views.identity(user.number))
 
     # -- call data ------------------------------------------------------------------------------
@@ -469,7 +472,9 @@ class CallModel(CallSupervision):
             raise _incompatible(party, "send DTMF in")
         _not_supervising(party)
         if not _DTMF.fullmatch(digits):
-            raise bad_value(f"{digits!r} is not a DTMF sequence (0-9, *, #, A-D)", "INVALID_DATA")
+            raise RestError.bad_value(
+                f"{digits!r} is not a DTMF sequence (0-9, *, #, A-D)", "INVALID_DATA"
+            )
         assert party.call is not None
         party.call.dtmf.append({"from": party.pid, "digits": digits})
 
@@ -485,7 +490,7 @@ class CallModel(CallSupervision):
     def send_account_info(self, party: Party, info: str) -> None:
         """Set the call's account info (digits); every user in the call is told."""
         if not info.isdigit():
-            raise bad_value(f"account info {info!r} must be numerical", "INVALID_DATA")
+            raise RestError.bad_value(f"account info {info!r} must be numerical", "INVALID_DATA")
         call = party.call
         assert call is not None
         call.account_info = info
@@ -521,7 +526,7 @@ class CallModel(CallSupervision):
         user = party.user
         assert user is not None
         if other_device == party.number or other_device not in self.devices(user):
-            raise unauthorized(
+            raise RestError.unauthorized(
                 f"{other_device} is not another device of {user.login}", "INVALID_DEVICE"
             )
         if party.state not in (ACTIVE, HELD):
@@ -543,7 +548,7 @@ class CallModel(CallSupervision):
             or (owner is None and (endpoint.kind != "external" or endpoint.external is not None))
             or (owner is not None and owner is not user)
         ):
-            raise bad_value(f"{number} is not a free desk-sharing set", "INVALID_DEVICE")
+            raise RestError.bad_value(f"{number} is not a free desk-sharing set", "INVALID_DEVICE")
         if self.calls_of(user.login):
             raise RestError.incompatible_state(
                 f"{user.login} has calls in progress", cause="INVALID_DEVICE_STATE"
@@ -706,4 +711,4 @@ class CallModel(CallSupervision):
     @staticmethod
     def _check_associated_data(data: str) -> None:
         if len(data.encode()) > 32:
-            raise bad_value("associated data is limited to 32 bytes", "INVALID_DATA")
+            raise RestError.bad_value("associated data is limited to 32 bytes", "INVALID_DATA")

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorType, RestError
+from ..errors import RestError
 from . import pilot_events
 from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
@@ -40,27 +40,10 @@ from .routing import Situation
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["CallCore", "bad_value", "unauthorized"]
+__all__ = ["CallCore"]
 
 #: How many forwards a call may follow before it is refused (a forward loop).
 MAX_FORWARDS = 5
-
-
-def bad_value(message: str, cause: str = "UNKNOWN") -> RestError:
-    """BAD_PARAMETER with the telephony detail BAD_PARAMETER_VALUE and ``cause``."""
-    return RestError.bad_parameter(
-        message,
-        telephony={"errorType": "BAD_PARAMETER_VALUE", "errorCause": cause, "message": message},
-    )
-
-
-def unauthorized(message: str, cause: str = "UNKNOWN") -> RestError:
-    """A telephony request refused for this user (TelephonyErrorType UNAUTHORIZED)."""
-    return RestError(
-        ErrorType.NOT_ALLOWED,
-        message,
-        telephony={"errorType": "UNAUTHORIZED", "errorCause": cause, "message": message},
-    )
 
 
 class CallCore:
@@ -125,7 +108,7 @@ class CallCore:
         """A dialled number, or BAD_PARAMETER naming it."""
         number = normalize_number(raw) if isinstance(raw, str) else None
         if number is None:
-            raise bad_value(f"{raw!r} is not a valid phone number", "INVALID_DESTINATION")
+            raise RestError.bad_value(f"{raw!r} is not a valid phone number", "INVALID_DESTINATION")
         return number
 
     # -- placing calls --------------------------------------------------------------------------
