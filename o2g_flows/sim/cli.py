@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import ipaddress
 import sys
 
 from o2g_flows._yaml import SourceError
 
-from .middleware import CONTROL_TOKEN_HEADER
+from .middleware import CONTROL_TOKEN_HEADER, is_loopback
 from .pbx import load_pbx_file
 from .server import Simulator, run_standalone
 
@@ -43,16 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(mandatory with a --host other than loopback)",
     )
     parser.set_defaults(handler=_run)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def exposure_warning(host: str) -> str:

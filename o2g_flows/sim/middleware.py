@@ -4,6 +4,7 @@ and a RestErrorInfo JSON body for every error, aiohttp's own ones included."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ __all__ = [
     "CONTROL_TOKEN_HEADER",
     "JsonErrorRunner",
     "control_guard",
+    "is_loopback",
     "normalise_path",
     "rest_errors",
 ]
@@ -87,6 +89,16 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> RestError:
     else:
         message = exc.text or HTTPStatus(exc.status).phrase
     return RestError(error_type, message, status=exc.status)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def control_guard(token: str | None) -> Callable[..., Awaitable[web.StreamResponse]]:

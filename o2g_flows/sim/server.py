@@ -18,7 +18,13 @@ from o2g_flows.spec import API_PREFIX
 from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
-from .middleware import JsonErrorRunner, control_guard, normalise_path, rest_errors
+from .middleware import (
+    JsonErrorRunner,
+    control_guard,
+    is_loopback,
+    normalise_path,
+    rest_errors,
+)
 from .openapi import OPENAPI_PATH, openapi_document
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
 from .sessions import Sessions
@@ -58,7 +64,8 @@ class Simulator:
     ``timing`` (a ``Timing`` or a dict of its fields) overrides the file's durations.
     ``strict`` refuses unknown body fields and numbers sent as strings (a real gateway
     accepts both); ``max_sessions`` caps the open sessions of one account;
-    ``control_token``, when set, must be sent in X-Control-Token on every ``/sim`` request.
+    ``control_token``, when set, must be sent in X-Control-Token on every ``/sim`` request;
+    it is required with a ``host`` other than loopback.
     """
 
     def __init__(
@@ -73,6 +80,10 @@ class Simulator:
         max_sessions: int = 20,
         control_token: str | None = None,
     ) -> None:
+        if control_token is None and not is_loopback(host):
+            raise ValueError(
+                f"host {host!r} is not loopback: give a control_token to protect the /sim API"
+            )
         self._pbx_source = pbx
         self._timing = timing
         self._tls = tls

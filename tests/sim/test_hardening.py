@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from o2g_flows.sim import Simulator
-from o2g_flows.sim.cli import is_loopback
+from o2g_flows.sim.middleware import is_loopback
 
 from .conftest import API, assert_error, login
 
@@ -136,6 +136,12 @@ async def test_control_token_guards_the_control_api() -> None:
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_an_in_process_simulator_on_another_host_needs_a_control_token() -> None:
+    with pytest.raises(ValueError, match="control_token"):
+        Simulator(host="0.0.0.0")
+    Simulator(host="0.0.0.0", control_token="s3cret")  # accepted (not started: no binding)
 
 
 def _sim_command(*args: str) -> list[str]:
