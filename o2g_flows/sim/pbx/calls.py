@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RestError
+from .calls_core import CallCore
 from .calls_state import (
     ACTIVE,
     DIALING,
@@ -21,8 +22,11 @@ from .calls_state import (
     Party,
     basic_only,
 )
-from .calls_supervision import CallSupervision
+from .calls_supervision import Supervision
 from .config import User
+
+if TYPE_CHECKING:
+    from .core import Pbx
 
 __all__ = ["CallModel"]
 
@@ -62,8 +66,13 @@ def _service_unavailable(message: str) -> RestError:
     )
 
 
-class CallModel(CallSupervision):
-    """``pbx.calls``: making, answering, releasing and handling calls."""
+class CallModel(CallCore):
+    """``pbx.calls``: making, answering, releasing and handling calls; ``supervision`` is the
+    supervisors' part in agents' calls."""
+
+    def __init__(self, pbx: Pbx) -> None:
+        super().__init__(pbx)
+        self.supervision = Supervision(self)
 
     # -- making calls ---------------------------------------------------------------------------
 
@@ -99,7 +108,7 @@ class CallModel(CallSupervision):
         call = self._new_call(number)
         call.associate_data = associated_data
         caller = Party("user", device, DIALING, "CALLER", user=user)
-        self._attach(call, caller)
+        self.attach(call, caller)
         return self._place(call, caller, number, announce_first=not auto_answer)
 
     def external_call(self, caller: str, callee: str) -> str:
@@ -107,7 +116,7 @@ class CallModel(CallSupervision):
         number = self.dialled(callee)
         call = self._new_call(number)
         party = Party("external", caller, RINGING_OUTGOING, "CALLER")
-        self._attach(call, party)
+        self.attach(call, party)
         return self._place(call, party, number, announce_first=False)
 
     # -- answering, hanging up ------------------------------------------------------------------
@@ -134,7 +143,7 @@ class CallModel(CallSupervision):
             # One of two devices ringing together declines: the other one keeps ringing.
             keep = party.number if device == party.also_ringing else party.also_ringing
             stopped = self._stop_parallel_ringing(party, keep)
-            self._emit(self.views.modified(party, removed_legs=stopped))
+            self.emit(self.views.modified(party, removed_legs=stopped))
             return
         self._leave(party)
 
@@ -248,13 +257,13 @@ class CallModel(CallSupervision):
             self._move(party, other, survivor)
         for party in existing:
             if party.user is not None:
-                self._emit(
+                self.emit(
                     self.views.modified(party, "TRANSFERRED", removed=[held.pid], added=moving)
                 )
         for party in moving:
             party.rerouted = True
             if party.user is not None:
-                self._emit(
+                self.emit(
                     self.views.modified(
                         party,
                         "TRANSFERRED",
@@ -288,7 +297,7 @@ class CallModel(CallSupervision):
         target.rerouted = True
         for other in others:
             if other.user is not None:
-                self._emit(
+                self.emit(
                     self.views.modified(other, "TRANSFERRED", removed=[party.pid], added=[target])
                 )
         self._announce(target, "TRANSFERRED")
@@ -310,15 +319,15 @@ class CallModel(CallSupervision):
         for party in moving:
             self._move(party, other, survivor)
         held.state = ACTIVE
-        self._emit(
+        self.emit(
             self.views.modified(held, "CONFERENCED", legs=[held], added=moving, previous=other.ref)
         )
         for party in existing:
             if party.user is not None:
-                self._emit(self.views.modified(party, "CONFERENCED", added=moving))
+                self.emit(self.views.modified(party, "CONFERENCED", added=moving))
         for party in moving:
             if party.user is not None:
-                self._emit(
+                self.emit(
                     self.views.modified(party, "CONFERENCED", added=existing, previous=other.ref)
                 )
 
@@ -393,7 +402,7 @@ class CallModel(CallSupervision):
             raise RestError.unauthorized(f"{user.login} is already in call {victim.call.ref}")
         victim.diverted, victim.reason = True, "PICKUP"
         picker = Party("user", device, RINGING_INCOMING, "CALLEE", user=user, rerouted=True)
-        self._attach(victim.call, picker)
+        self.attach(victim.call, picker)
         self._replace(victim, picker, "PICKED_UP", "PICKED_UP", device)
         if auto_answer:
             self._answer(picker)
@@ -420,7 +429,7 @@ class CallModel(CallSupervision):
         self._detach(party, "PARKED")
         for other in others:
             if other.user is not None:
-                self._emit(self.views.modified(other, "PARKED", removed=[party.pid]))
+                self.emit(self.views.modified(other, "PARKED", removed=[party.pid]))
 
     def unpark(self, user: User, device: str, unpark_from: str | None = None) -> None:
         """``user`` takes on ``device`` the call parked on ``unpark_from`` (default: ``device``)."""
@@ -433,12 +442,12 @@ class CallModel(CallSupervision):
         call.parked_on = None
         self._hold_device(user, device)
         party = Party("user", device, ACTIVE, "CALLEE", user=user, answered=True)
-        self._attach(call, party)
-        self._emit(self.views.created(party))
-        self._sync_state(user)
+        self.attach(call, party)
+        self.emit(self.views.created(party))
+        self.sync_state(user)
         for other in call.others(party):
             if other.user is not None:
-                self._emit(self.views.modified(other, added=[party]))
+                self.emit(self.views.modified(other, added=[party]))
 
     def callback(self, party: Party) -> None:
         """The caller of a ringing call asks the called user to call back, and hangs up."""
@@ -519,7 +528,7 @@ class CallModel(CallSupervision):
                 f"Cannot {action} recording: the recording is {party.record_state or 'off'}"
             )
         party.record_state = new
-        self._emit(self.views.modified(party))
+        self.emit(self.views.modified(party))
 
     def switch_device(self, party: Party, other_device: str) -> None:
         """Move the user's leg to another of its devices."""
@@ -534,7 +543,7 @@ class CallModel(CallSupervision):
         _not_supervising(party)
         old_leg = self.views.leg(party)
         party.number = other_device
-        self._emit(self.views.modified(party, added_legs=[party], removed_legs=[old_leg]))
+        self.emit(self.views.modified(party, added_legs=[party], removed_legs=[old_leg]))
 
     # -- desk sharing ---------------------------------------------------------------------------
 
@@ -589,7 +598,7 @@ class CallModel(CallSupervision):
 
     def publish_state(self, user: User) -> None:
         """OnTelephonyState (``POST /telephony/state/snapshot``)."""
-        self._emit(
+        self.emit(
             {
                 "eventName": "OnTelephonyState",
                 "loginName": user.login,
@@ -635,7 +644,7 @@ class CallModel(CallSupervision):
 
     def _set_state(self, party: Party, state: str) -> None:
         party.state = state
-        self._emit(self.views.modified(party, legs=[party]))
+        self.emit(self.views.modified(party, legs=[party]))
 
     def _other_leg(self, party: Party, states: tuple[str, ...]) -> Party | None:
         """The user's leg on the same device in another call, in one of ``states``."""
@@ -667,7 +676,7 @@ class CallModel(CallSupervision):
     def _tell_all(self, call: Call) -> None:
         for party in call.parties:
             if party.user is not None:
-                self._emit(self.views.modified(party))
+                self.emit(self.views.modified(party))
 
     def _device_party(
         self, device: str, call_ref: str | None, states: tuple[str, ...]
@@ -700,7 +709,7 @@ class CallModel(CallSupervision):
         return None
 
     def _device_state(self, user: User, device: str, state: str) -> None:
-        self._emit(
+        self.emit(
             {
                 "eventName": "OnDeviceStateModified",
                 "loginName": user.login,

@@ -65,6 +65,10 @@ class CallCore:
 
     # -- lookups --------------------------------------------------------------------------------
 
+    def find(self, call_ref: str) -> Call | None:
+        """The call ``call_ref``, if it still exists."""
+        return self._calls.get(call_ref)
+
     def get(self, call_ref: str) -> Call:
         """The call ``call_ref``, or the spec's unknown-call error."""
         call = self._calls.get(call_ref)
@@ -125,22 +129,22 @@ class CallCore:
         so its OnCallCreated (DIALING) goes out before the destination is known.
         """
         if caller.user is not None and announce_first:
-            self._emit(self.views.created(caller))
-            self._sync_state(caller.user)
+            self.emit(self.views.created(caller))
+            self.sync_state(caller.user)
         target, cause = self._offer(call, number)
         if target is None:
             if caller.user is not None and not announce_first:
-                self._emit(self.views.created(caller))
-                self._sync_state(caller.user)
+                self.emit(self.views.created(caller))
+                self.sync_state(caller.user)
             self._end(call, None, cause, cause)
             return call.ref
         caller.state = RINGING_OUTGOING
         if caller.user is not None:
             if announce_first:
-                self._emit(self.views.modified(caller, cause, legs=[caller], added=[target]))
+                self.emit(self.views.modified(caller, cause, legs=[caller], added=[target]))
             else:
-                self._emit(self.views.created(caller, cause))
-                self._sync_state(caller.user)
+                self.emit(self.views.created(caller, cause))
+                self.sync_state(caller.user)
         self._announce(target, cause)
         return call.ref
 
@@ -168,7 +172,7 @@ class CallCore:
             return self._queue(call, endpoint.pilot)
         kind = "voicemail" if endpoint.kind == "voicemail" else "external"
         party = Party(kind, number, RINGING_INCOMING, "CALLEE")
-        self._attach(call, party)
+        self.attach(call, party)
         return party, None
 
     def _offer_user(self, call: Call, user: User, depth: int) -> tuple[Party | None, str | None]:
@@ -223,8 +227,8 @@ class CallCore:
             diverted=True,
             reason="FORWARDED",
         )
-        self._attach(call, victim)
-        self._emit(self.views.created(victim))
+        self.attach(call, victim)
+        self.emit(self.views.created(victim))
         if destination["type"] == "VOICEMAIL":
             self._detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
             target = self._voicemail(call, user.login)
@@ -240,7 +244,7 @@ class CallCore:
     def _refuse(self, call: Call, user: User, reason: str | None) -> None:
         """The call never reached ``user`` (busy, DND): only a missed-call record is left."""
         victim = Party("user", user.number, IDLE, "CALLEE", user=user, diverted=True, reason=reason)
-        self._attach(call, victim)
+        self.attach(call, victim)
         self._detach(victim, None, notify=False)
 
     def _ring(
@@ -256,20 +260,20 @@ class CallCore:
         party = Party(
             "user", device, RINGING_INCOMING, "CALLEE", user=user, hunting=hunting, pilot=pilot
         )
-        self._attach(call, party)
+        self.attach(call, party)
         party.timer = self._pbx.later(self._pbx.timing.ring_timeout, self._no_answer, party)
         return party
 
     def _voicemail(self, call: Call, owner: str | None) -> Party:
         party = Party("voicemail", self._pbx.config.voicemail_service, RINGING_INCOMING, "CALLEE")
         party.vm_owner = owner
-        self._attach(call, party)
+        self.attach(call, party)
         return party
 
     def _announce(self, party: Party, cause: str | None) -> None:
         """Tell the new party's user about the call; the voicemail answers at once."""
         if party.user is not None:
-            self._emit(self.views.created(party, cause))
+            self.emit(self.views.created(party, cause))
         elif party.kind == "voicemail":
             self._answer(party)
         elif party.kind == "pilot":
@@ -318,16 +322,16 @@ class CallCore:
                 other.answered = True
                 connected.append(other)
         if party.user is not None:
-            self._emit(self.views.modified(party, legs=[party], removed_legs=stopped))
-            self._sync_state(party.user)
+            self.emit(self.views.modified(party, legs=[party], removed_legs=stopped))
+            self.sync_state(party.user)
         for other in call.parties:
             if other is party or other.user is None:
                 continue
             if other in connected:
-                self._emit(self.views.modified(other, legs=[other]))
-                self._sync_state(other.user)
+                self.emit(self.views.modified(other, legs=[other]))
+                self.sync_state(other.user)
             else:
-                self._emit(self.views.modified(other, participants=[party]))
+                self.emit(self.views.modified(other, participants=[party]))
         if party.kind == "voicemail":
             party.answered_at = time.monotonic()
             peer = next((p for p in call.parties if p is not party), None)
@@ -369,7 +373,7 @@ class CallCore:
                         self._leave(party)  # a supervisor taking the line ends its supervision
                         break
                     party.state = HELD
-                    self._emit(self.views.modified(party, legs=[party]))
+                    self.emit(self.views.modified(party, legs=[party]))
 
     # -- re-routing -----------------------------------------------------------------------------
 
@@ -414,7 +418,7 @@ class CallCore:
         self._detach(victim, victim_cause, new_destination=new_destination)
         for party in call.parties:
             if party.user is not None and party is not target:
-                self._emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
+                self.emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
         self._announce(target, cause)
 
     # -- ACD queues -----------------------------------------------------------------------------
@@ -424,11 +428,11 @@ class CallCore:
         if len(queue) >= pilot.queue_size:
             return None, "BUSY"
         party = Party("pilot", pilot.number, RINGING_INCOMING, "CALLEE")
-        self._attach(call, party)
+        self.attach(call, party)
         call.pilot, call.queued_at = pilot.number, time.monotonic()
         queue.append(call)
-        self._emit(pilot_events.created(call, pilot.number))
-        self._emit(pilot_events.queued(call, pilot, len(queue), "ACD_ENTER_DISTRIBUTION"))
+        self.emit(pilot_events.created(call, pilot.number))
+        self.emit(pilot_events.queued(call, pilot, len(queue), "ACD_ENTER_DISTRIBUTION"))
         return party, None
 
     def serve_queue(self, pilot_number: str) -> None:
@@ -444,7 +448,7 @@ class CallCore:
             agent = self._pbx.users[login]
             party = self._ring(call, agent, device, pilot=pilot_number)
             party.acd_data = self._acd_data(call, agent, pilot_number, len(queue))
-            self._emit(pilot_events.distributed(call, pilot_number, device))
+            self.emit(pilot_events.distributed(call, pilot_number, device))
             self._replace(waiting, party, "DISTRIBUTED", None, None)
 
     def _requeue(self, agent_party: Party) -> None:
@@ -453,12 +457,12 @@ class CallCore:
         pilot = agent_party.pilot
         assert call is not None and pilot is not None
         waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
-        self._attach(call, waiting)
+        self.attach(call, waiting)
         queue = self._queues[pilot]
         queue.appendleft(call)
         config = self._pbx.resolve(pilot).pilot
         assert config is not None
-        self._emit(pilot_events.queued(call, config, len(queue), "NOT_ANSWERED"))
+        self.emit(pilot_events.queued(call, config, len(queue), "NOT_ANSWERED"))
         self._replace(agent_party, waiting, None, None, None)
 
     def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
@@ -492,26 +496,26 @@ class CallCore:
         call = party.call
         assert call is not None
         if party.supervising is not None:
-            self._drop_out(party, cause or "CLEARED")
+            self.drop_out(party, cause or "CLEARED")
             assert party.user is not None
             self._pbx.acd.supervisor_left(party.user.login)
             return
         remaining = [p for p in call.others(party) if p.supervising is None]
         if len(remaining) >= 2 or (call.parked_on is not None and remaining):
             self._drop_supervisors(party)
-            self._drop_out(party, cause or "CLEARED")
+            self.drop_out(party, cause or "CLEARED")
             return
         mine, others = self._end_causes(party)
         self._end(call, party, cause or mine, others)
 
-    def _drop_out(self, party: Party, cause: str) -> None:
+    def drop_out(self, party: Party, cause: str) -> None:
         """``party`` leaves a call that carries on: the users still in it see it leave."""
         call = party.call
         assert call is not None
         self._detach(party, cause)
         for other in call.parties:
             if other.user is not None:
-                self._emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
+                self.emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
 
     def _peers(self, party: Party) -> list[Party]:
         """The other parties of the call of ``party``, but its supervisors."""
@@ -525,7 +529,7 @@ class CallCore:
         call = party.call
         assert call is not None
         for supervisor in [p for p in call.parties if p.supervised is party]:
-            self._drop_out(supervisor, "CLEARED")
+            self.drop_out(supervisor, "CLEARED")
 
     def _end_causes(self, leaver: Party) -> tuple[str, str]:
         """Causes of a call ended by ``leaver``: for the leaver, for the others."""
@@ -573,7 +577,7 @@ class CallCore:
         user = party.user
         if user is not None and releasing is not None and notify:
             party.state = RELEASING
-            self._emit(self.views.modified(party, legs=[party], removed=releasing))
+            self.emit(self.views.modified(party, legs=[party], removed=releasing))
         call.parties.remove(party)
         party.left_seq = next(self._seq)
         if not call.parties:
@@ -585,8 +589,8 @@ class CallCore:
                 if calls and call in calls:
                     calls.remove(call)
             if notify:
-                self._emit(self.views.removed(call, login, cause, new_destination))
-                self._sync_state(user)
+                self.emit(self.views.removed(call, login, cause, new_destination))
+                self.sync_state(user)
             if record:
                 self._pbx.messaging.add_record(login, com_record(call, party, self.views.identity))
             if party.pilot is not None:
@@ -597,7 +601,7 @@ class CallCore:
             queue = self._queues.get(party.number)
             if queue and call in queue:
                 queue.remove(call)
-                self._emit(pilot_events.abandoned(call, party.number, cause or "ABANDONED"))
+                self.emit(pilot_events.abandoned(call, party.number, cause or "ABANDONED"))
 
     def _deposit(self, party: Party) -> None:
         """A voicemail that answered a diverted call leaves the caller's message in the box."""
@@ -610,7 +614,7 @@ class CallCore:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def _attach(self, call: Call, party: Party) -> None:
+    def attach(self, call: Call, party: Party) -> None:
         party.call = call
         party.seq = next(self._seq)
         party.joined = iso_now()
@@ -621,7 +625,7 @@ class CallCore:
             if call not in calls:
                 calls.append(call)
 
-    def _sync_state(self, user: User) -> None:
+    def sync_state(self, user: User) -> None:
         """Emit OnUserStateModified when the user goes FREE or BUSY."""
         login = user.login
         busy = any(
@@ -632,7 +636,7 @@ class CallCore:
         state = "BUSY" if busy else "FREE"
         if self._user_states.get(login, "FREE") != state:
             self._user_states[login] = state
-            self._emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
+            self.emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
 
     def _is_busy(self, user: User) -> bool:
         if basic_only(user):
@@ -653,5 +657,5 @@ class CallCore:
     def _camp_on(self, user: User) -> bool:
         return any(device.campon for device in user.devices if device.id == user.number)
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: dict[str, Any]) -> None:
         self._pbx.emit(event)
