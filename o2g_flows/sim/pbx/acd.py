@@ -566,7 +566,7 @@ class Acd:
             return
         for pilot in self._pilots.values():
             if agent.pg in pilot.groups:
-                self._pbx.calls.serve_queue(pilot.number)
+                self._pbx.calls.distribution.serve(pilot.number)
 
     def _emit_help(self, name: str, agent: Agent, supervisor: Agent) -> None:
         self._pbx.emit(

@@ -403,7 +403,7 @@ class CallModel(CallCore):
         victim.diverted, victim.reason = True, "PICKUP"
         picker = Party("user", device, RINGING_INCOMING, "CALLEE", user=user, rerouted=True)
         self.attach(victim.call, picker)
-        self._replace(victim, picker, "PICKED_UP", "PICKED_UP", device)
+        self.replace(victim, picker, "PICKED_UP", "PICKED_UP", device)
         if auto_answer:
             self._answer(picker)
 
@@ -618,7 +618,7 @@ class CallModel(CallCore):
         """Calls, queues, busy users, hunting groups and desk sharing, for ``GET /sim/state``."""
         return {
             "calls": [call.snapshot() for call in self._calls.values()],
-            "queues": {pilot: [c.ref for c in queue] for pilot, queue in self._queues.items()},
+            "queues": self.distribution.snapshot(),
             "userStates": {login: s for login, s in self._user_states.items() if s != "FREE"},
             "huntingGroups": self.hunting.snapshot(),
             "deskSharing": dict(self._dss),

@@ -11,11 +11,10 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RestError
-from . import pilot_events
+from .calls_acd import AcdDistribution
 from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
 from .calls_records import com_record
@@ -33,7 +32,7 @@ from .calls_state import (
     basic_only,
     normalize_number,
 )
-from .config import Pilot, User
+from .config import User
 from .messaging import iso_now
 from .routing import Situation
 
@@ -54,7 +53,6 @@ class CallCore:
         self._calls: dict[str, Call] = {}
         self._user_calls: dict[str, list[Call]] = {}
         self._user_states: dict[str, str] = {}
-        self._queues: dict[str, deque[Call]] = {p.number: deque() for p in pbx.config.pilots}
         self._dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
         self._dss_users: dict[str, User] = {}  # desk-sharing set -> user
         self._prefix = secrets.token_hex(4)
@@ -62,6 +60,7 @@ class CallCore:
         self._seq = itertools.count(1)
         self.hunting = HuntingGroups(pbx)
         self.views = Views(pbx, self.calls_of, self.devices)
+        self.distribution = AcdDistribution(pbx, self)
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -159,17 +158,17 @@ class CallCore:
         if endpoint.kind == "user" and endpoint.user is not None:
             return self._offer_user(call, endpoint.user, depth)
         if endpoint.kind == "proacd" and endpoint.user is not None:
-            return self._ring(call, endpoint.user, number), None
+            return self.ring(call, endpoint.user, number), None
         if endpoint.kind == "hunting_group":
             login = self.hunting.pick(number, self._is_free, set())
             if login is None:
                 return None, "BUSY"
             user = self._pbx.users[login]
-            party = self._ring(call, user, self.current_device(user), hunting=number)
+            party = self.ring(call, user, self.current_device(user), hunting=number)
             party.tried.add(login)
             return party, None
         if endpoint.kind == "pilot" and endpoint.pilot is not None:
-            return self._queue(call, endpoint.pilot)
+            return self.distribution.queue(call, endpoint.pilot)
         kind = "voicemail" if endpoint.kind == "voicemail" else "external"
         party = Party(kind, number, RINGING_INCOMING, "CALLEE")
         self.attach(call, party)
@@ -194,7 +193,7 @@ class CallCore:
             if not self._camp_on(user):
                 self._refuse(call, user, "BUSY")
                 return None, "BUSY"
-        party = self._ring(call, user, self.current_device(user))
+        party = self.ring(call, user, self.current_device(user))
         mobile = routing.ringing_mobile
         if mobile is not None and mobile != party.number:
             party.also_ringing = mobile  # the remote extension rings too
@@ -247,7 +246,7 @@ class CallCore:
         self.attach(call, victim)
         self._detach(victim, None, notify=False)
 
-    def _ring(
+    def ring(
         self,
         call: Call,
         user: User,
@@ -277,7 +276,7 @@ class CallCore:
         elif party.kind == "voicemail":
             self._answer(party)
         elif party.kind == "pilot":
-            self.serve_queue(party.number)
+            self.distribution.serve(party.number)
 
     # -- ringing, answering ---------------------------------------------------------------------
 
@@ -288,15 +287,15 @@ class CallCore:
         if call is None or party.left_seq is not None or party.state != RINGING_INCOMING:
             return
         if party.pilot is not None:
-            self._requeue(party)
+            self.distribution.requeue(party)
             return
         if party.hunting is not None:
             login = self.hunting.pick(party.hunting, self._is_free, party.tried)
             if login is not None:
                 user = self._pbx.users[login]
-                target = self._ring(call, user, self.current_device(user), hunting=party.hunting)
+                target = self.ring(call, user, self.current_device(user), hunting=party.hunting)
                 target.tried = party.tried | {login}
-                self._replace(party, target, None, None, target.pid)
+                self.replace(party, target, None, None, target.pid)
             return
         assert party.user is not None
         destination = self._destination(party.user, "no_answer")
@@ -402,9 +401,9 @@ class CallCore:
             self._end(call, None, refusal, refusal)
             return
         target.rerouted = True
-        self._replace(victim, target, cause, cause, number)
+        self.replace(victim, target, cause, cause, number)
 
-    def _replace(
+    def replace(
         self,
         victim: Party,
         target: Party,
@@ -420,70 +419,6 @@ class CallCore:
             if party.user is not None and party is not target:
                 self.emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
         self._announce(target, cause)
-
-    # -- ACD queues -----------------------------------------------------------------------------
-
-    def _queue(self, call: Call, pilot: Pilot) -> tuple[Party | None, str | None]:
-        queue = self._queues[pilot.number]
-        if len(queue) >= pilot.queue_size:
-            return None, "BUSY"
-        party = Party("pilot", pilot.number, RINGING_INCOMING, "CALLEE")
-        self.attach(call, party)
-        call.pilot, call.queued_at = pilot.number, time.monotonic()
-        queue.append(call)
-        self.emit(pilot_events.created(call, pilot.number))
-        self.emit(pilot_events.queued(call, pilot, len(queue), "ACD_ENTER_DISTRIBUTION"))
-        return party, None
-
-    def serve_queue(self, pilot_number: str) -> None:
-        """Offer the oldest waiting calls of the pilot to the agents the ACD picks."""
-        queue = self._queues.get(pilot_number)
-        while queue:
-            picked = self._pbx.acd.pick_agent(pilot_number)
-            if picked is None:
-                return
-            login, device = picked
-            call = queue.popleft()
-            waiting = next(p for p in call.parties if p.kind == "pilot")
-            agent = self._pbx.users[login]
-            party = self._ring(call, agent, device, pilot=pilot_number)
-            party.acd_data = self._acd_data(call, agent, pilot_number, len(queue))
-            self.emit(pilot_events.distributed(call, pilot_number, device))
-            self._replace(waiting, party, "DISTRIBUTED", None, None)
-
-    def _requeue(self, agent_party: Party) -> None:
-        """The agent did not answer: the call goes back to the head of the queue."""
-        call = agent_party.call
-        pilot = agent_party.pilot
-        assert call is not None and pilot is not None
-        waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
-        self.attach(call, waiting)
-        queue = self._queues[pilot]
-        queue.appendleft(call)
-        config = self._pbx.resolve(pilot).pilot
-        assert config is not None
-        self.emit(pilot_events.queued(call, config, len(queue), "NOT_ANSWERED"))
-        self._replace(agent_party, waiting, None, None, None)
-
-    def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
-        """The acdCallData of ``call`` offered to ``agent`` with ``waiting`` calls queued."""
-        config = self._pbx.resolve(pilot).pilot
-        assert config is not None
-        groups = agent.acd.groups if agent.acd else []
-        group = next((g for g in groups if g in config.groups), None)
-        waited = int(time.monotonic() - call.queued_at)
-        info: dict[str, Any] = {"queueWaitingTime": waited, "globalWaitingTime": waited}
-        if group is not None:
-            info["agentGroup"] = group
-        info["local"] = True
-        return {
-            "callInfo": info,
-            "queueData": {
-                "waitingTime": 0,
-                "saturated": waiting >= config.queue_size,
-            },
-            "pilotNumber": pilot,
-        }
 
     # -- leaving and ending ---------------------------------------------------------------------
 
@@ -598,10 +533,7 @@ class CallCore:
         elif party.kind == "voicemail":
             self._deposit(party)
         elif party.kind == "pilot":
-            queue = self._queues.get(party.number)
-            if queue and call in queue:
-                queue.remove(call)
-                self.emit(pilot_events.abandoned(call, party.number, cause or "ABANDONED"))
+            self.distribution.left(party, cause)
 
     def _deposit(self, party: Party) -> None:
         """A voicemail that answered a diverted call leaves the caller's message in the box."""
