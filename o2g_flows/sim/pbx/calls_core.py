@@ -3,7 +3,8 @@
 ``CallCore`` keeps every call and emits, for each user in a call, OnCallCreated /
 OnCallModified / OnCallRemoved for its own view, and OnUserStateModified when the user goes
 FREE or BUSY (after the call event, as in the real capture). The operations users invoke
-(hold, transfer, park...) are in ``calls.CallModel``, built on these primitives.
+(hold, transfer, park...) are in ``calls.CallModel``, which holds a ``CallCore`` and uses
+its public methods (the moves of parties); so do ``AcdDistribution`` and ``Supervision``.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ class CallCore:
 
     def __init__(self, pbx: Pbx) -> None:
         self._pbx = pbx
-        self._calls: dict[str, Call] = {}
-        self._user_calls: dict[str, list[Call]] = {}
-        self._user_states: dict[str, str] = {}
-        self._dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
-        self._dss_users: dict[str, User] = {}  # desk-sharing set -> user
+        self.by_ref: dict[str, Call] = {}
+        self.user_calls: dict[str, list[Call]] = {}
+        self.user_states: dict[str, str] = {}
+        self.dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
+        self.dss_users: dict[str, User] = {}  # desk-sharing set -> user
         self._prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -66,18 +67,18 @@ class CallCore:
 
     def find(self, call_ref: str) -> Call | None:
         """The call ``call_ref``, if it still exists."""
-        return self._calls.get(call_ref)
+        return self.by_ref.get(call_ref)
 
     def get(self, call_ref: str) -> Call:
         """The call ``call_ref``, or the spec's unknown-call error."""
-        call = self._calls.get(call_ref)
+        call = self.by_ref.get(call_ref)
         if call is None:
             raise RestError.unknown_call(call_ref)
         return call
 
     def calls_of(self, login: str) -> list[Call]:
         """The calls ``login`` has a leg in, oldest first."""
-        return self._user_calls.get(login, [])
+        return self.user_calls.get(login, [])
 
     def party_of(self, call_ref: str, login: str) -> Party:
         """``login``'s party in ``call_ref``; a call the user is not in is unknown to it."""
@@ -90,22 +91,22 @@ class CallCore:
     def devices(self, user: User) -> list[str]:
         """The user's devices, with the desk-sharing set it is logged on."""
         devices = [device.id for device in user.devices]
-        dss = self._dss.get(user.login)
+        dss = self.dss.get(user.login)
         if dss is not None:
             devices.append(dss)
         return devices
 
     def device_owner(self, number: str) -> User | None:
         """The user owning the device (pro-ACD set and desk-sharing set included)."""
-        return self._pbx.user_by_number(number) or self._dss_users.get(number)
+        return self._pbx.user_by_number(number) or self.dss_users.get(number)
 
     def current_device(self, user: User) -> str:
         """Where calls to the user ring: its desk-sharing set when logged on, else its number."""
-        return self._dss.get(user.login, user.number)
+        return self.dss.get(user.login, user.number)
 
     def user_state(self, login: str) -> str:
         """FREE or BUSY, as the last OnUserStateModified of ``login`` told."""
-        return self._user_states.get(login, "FREE")
+        return self.user_states.get(login, "FREE")
 
     def dialled(self, raw: str) -> str:
         """A dialled number, or BAD_PARAMETER naming it."""
@@ -116,12 +117,12 @@ class CallCore:
 
     # -- placing calls --------------------------------------------------------------------------
 
-    def _new_call(self, initial_called: str) -> Call:
+    def new_call(self, initial_called: str) -> Call:
         call = Call(ref=f"{self._prefix}{next(self._ids):08x}", initial_called=initial_called)
-        self._calls[call.ref] = call
+        self.by_ref[call.ref] = call
         return call
 
-    def _place(self, call: Call, caller: Party, number: str, *, announce_first: bool) -> str:
+    def place(self, call: Call, caller: Party, number: str, *, announce_first: bool) -> str:
         """Route ``number`` for a new call whose caller is attached; return the callRef.
 
         ``announce_first``: the caller's set was rung first (make call without autoAnswer),
@@ -130,12 +131,12 @@ class CallCore:
         if caller.user is not None and announce_first:
             self.emit(self.views.created(caller))
             self.sync_state(caller.user)
-        target, cause = self._offer(call, number)
+        target, cause = self.offer(call, number)
         if target is None:
             if caller.user is not None and not announce_first:
                 self.emit(self.views.created(caller))
                 self.sync_state(caller.user)
-            self._end(call, None, cause, cause)
+            self.end(call, None, cause, cause)
             return call.ref
         caller.state = RINGING_OUTGOING
         if caller.user is not None:
@@ -144,14 +145,14 @@ class CallCore:
             else:
                 self.emit(self.views.created(caller, cause))
                 self.sync_state(caller.user)
-        self._announce(target, cause)
+        self.announce(target, cause)
         return call.ref
 
-    def _offer(self, call: Call, number: str, depth: int = 0) -> tuple[Party | None, str | None]:
+    def offer(self, call: Call, number: str, depth: int = 0) -> tuple[Party | None, str | None]:
         """Attach the party ``number`` reaches, routing applied: (party, cause) or (None, why)."""
         if depth > MAX_FORWARDS:
             return None, "DESTINATION_NOT_OBTAINABLE"
-        dss_user = self._dss_users.get(number)
+        dss_user = self.dss_users.get(number)
         if dss_user is not None:
             return self._offer_user(call, dss_user, depth)
         endpoint = self._pbx.resolve(number)
@@ -229,12 +230,12 @@ class CallCore:
         self.attach(call, victim)
         self.emit(self.views.created(victim))
         if destination["type"] == "VOICEMAIL":
-            self._detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
+            self.detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
             target = self._voicemail(call, user.login)
         else:
             number = destination["number"]
-            self._detach(victim, victim_cause, new_destination=number)
-            target, refusal = self._offer(call, number, depth + 1)
+            self.detach(victim, victim_cause, new_destination=number)
+            target, refusal = self.offer(call, number, depth + 1)
             if target is None:
                 return None, refusal
         target.rerouted = True
@@ -244,7 +245,7 @@ class CallCore:
         """The call never reached ``user`` (busy, DND): only a missed-call record is left."""
         victim = Party("user", user.number, IDLE, "CALLEE", user=user, diverted=True, reason=reason)
         self.attach(call, victim)
-        self._detach(victim, None, notify=False)
+        self.detach(victim, None, notify=False)
 
     def ring(
         self,
@@ -269,12 +270,12 @@ class CallCore:
         self.attach(call, party)
         return party
 
-    def _announce(self, party: Party, cause: str | None) -> None:
+    def announce(self, party: Party, cause: str | None) -> None:
         """Tell the new party's user about the call; the voicemail answers at once."""
         if party.user is not None:
             self.emit(self.views.created(party, cause))
         elif party.kind == "voicemail":
-            self._answer(party)
+            self.answer(party)
         elif party.kind == "pilot":
             self.distribution.serve(party.number)
 
@@ -300,18 +301,18 @@ class CallCore:
         assert party.user is not None
         destination = self._destination(party.user, "no_answer")
         if destination is not None:
-            self._reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
+            self.reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
 
-    def _answer(self, party: Party, device: str | None = None) -> None:
+    def answer(self, party: Party, device: str | None = None) -> None:
         """``party`` answers (on ``device``, its remote extension if that is the one ringing
         with it): it and the parties calling it become ACTIVE."""
         call = party.call
         assert call is not None
         self._pbx.cancel(party.timer)
         party.timer = None
-        stopped = self._stop_parallel_ringing(party, device)
+        stopped = self.stop_parallel_ringing(party, device)
         if party.user is not None:
-            self._hold_device(party.user, party.number, except_call=call)
+            self.hold_device(party.user, party.number, except_call=call)
         party.state = ACTIVE
         party.answered = call.answered = True
         connected = []
@@ -341,7 +342,7 @@ class CallCore:
         if party.pilot is not None and party.user is not None:
             self._pbx.acd.agent_call_started(party.user.login, call.ref)
 
-    def _stop_parallel_ringing(self, party: Party, device: str | None) -> list[dict[str, Any]]:
+    def stop_parallel_ringing(self, party: Party, device: str | None) -> list[dict[str, Any]]:
         """Of an office set and its remote extension ringing together, keep ``device`` (the
         one answering; None: the office set) and return the Leg of the other (none if only
         one rings)."""
@@ -359,9 +360,9 @@ class CallCore:
         """The message time is over: the voicemail hangs up."""
         party.timer = None
         if party.call is not None and party.left_seq is None:
-            self._leave(party)
+            self.leave(party)
 
-    def _hold_device(self, user: User, device: str, except_call: Call | None = None) -> None:
+    def hold_device(self, user: User, device: str, except_call: Call | None = None) -> None:
         """Put the user's ACTIVE legs on ``device`` on hold (a new call takes the line)."""
         for call in list(self.calls_of(user.login)):
             if call is except_call:
@@ -369,14 +370,14 @@ class CallCore:
             for party in call.parties:
                 if party.user is user and party.number == device and party.state == ACTIVE:
                     if party.supervising is not None:
-                        self._leave(party)  # a supervisor taking the line ends its supervision
+                        self.leave(party)  # a supervisor taking the line ends its supervision
                         break
                     party.state = HELD
                     self.emit(self.views.modified(party, legs=[party]))
 
     # -- re-routing -----------------------------------------------------------------------------
 
-    def _reroute(
+    def reroute(
         self,
         victim: Party,
         destination: dict[str, Any],
@@ -395,10 +396,10 @@ class CallCore:
             refusal = None
         else:
             number = destination["number"]
-            target, refusal = self._offer(call, number, 1)
+            target, refusal = self.offer(call, number, 1)
         if target is None:
-            self._detach(victim, cause, new_destination=number)
-            self._end(call, None, refusal, refusal)
+            self.detach(victim, cause, new_destination=number)
+            self.end(call, None, refusal, refusal)
             return
         target.rerouted = True
         self.replace(victim, target, cause, cause, number)
@@ -414,15 +415,15 @@ class CallCore:
         """``target`` (attached) takes the place of ``victim`` in the call."""
         call = victim.call
         assert call is not None
-        self._detach(victim, victim_cause, new_destination=new_destination)
+        self.detach(victim, victim_cause, new_destination=new_destination)
         for party in call.parties:
             if party.user is not None and party is not target:
                 self.emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
-        self._announce(target, cause)
+        self.announce(target, cause)
 
     # -- leaving and ending ---------------------------------------------------------------------
 
-    def _leave(self, party: Party, cause: str | None = None) -> None:
+    def leave(self, party: Party, cause: str | None = None) -> None:
         """``party`` hangs up: a conference carries on without it, a two-party call ends.
 
         Supervisors do not count: a supervisor hanging up leaves the call (its supervision
@@ -437,28 +438,28 @@ class CallCore:
             return
         remaining = [p for p in call.others(party) if p.supervising is None]
         if len(remaining) >= 2 or (call.parked_on is not None and remaining):
-            self._drop_supervisors(party)
+            self.drop_supervisors(party)
             self.drop_out(party, cause or "CLEARED")
             return
-        mine, others = self._end_causes(party)
-        self._end(call, party, cause or mine, others)
+        mine, others = self.end_causes(party)
+        self.end(call, party, cause or mine, others)
 
     def drop_out(self, party: Party, cause: str) -> None:
         """``party`` leaves a call that carries on: the users still in it see it leave."""
         call = party.call
         assert call is not None
-        self._detach(party, cause)
+        self.detach(party, cause)
         for other in call.parties:
             if other.user is not None:
                 self.emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
 
-    def _peers(self, party: Party) -> list[Party]:
+    def peers(self, party: Party) -> list[Party]:
         """The other parties of the call of ``party``, but its supervisors."""
         call = party.call
         assert call is not None
         return [p for p in call.parties if p is not party and p.supervised is not party]
 
-    def _drop_supervisors(self, party: Party) -> None:
+    def drop_supervisors(self, party: Party) -> None:
         """The supervisors of ``party`` leave its call, which it is leaving (the ACD ends
         their intrusion when it learns that the agent's call is over)."""
         call = party.call
@@ -466,7 +467,7 @@ class CallCore:
         for supervisor in [p for p in call.parties if p.supervised is party]:
             self.drop_out(supervisor, "CLEARED")
 
-    def _end_causes(self, leaver: Party) -> tuple[str, str]:
+    def end_causes(self, leaver: Party) -> tuple[str, str]:
         """Causes of a call ended by ``leaver``: for the leaver, for the others."""
         call = leaver.call
         assert call is not None
@@ -476,21 +477,21 @@ class CallCore:
             return "CLEARED", "BUSY"  # the called party rejected the call
         return "ABANDONED", "ABANDONED"
 
-    def _end(
+    def end(
         self, call: Call, leaver: Party | None, cause: str | None, others_cause: str | None
     ) -> None:
         """Release every party: the leaver is removed, the others go RELEASING then removed."""
         call.ending = True
         present = list(call.parties)
         if leaver is not None:
-            self._detach(leaver, cause)
+            self.detach(leaver, cause)
         for party in present:
             if party is leaver:
                 continue
             removed = [p.pid for p in present if p is not party]
-            self._detach(party, others_cause, releasing=removed)
+            self.detach(party, others_cause, releasing=removed)
 
-    def _detach(
+    def detach(
         self,
         party: Party,
         cause: str | None,
@@ -516,11 +517,11 @@ class CallCore:
         call.parties.remove(party)
         party.left_seq = next(self._seq)
         if not call.parties:
-            self._calls.pop(call.ref, None)
+            self.by_ref.pop(call.ref, None)
         if user is not None:
             login = user.login
             if not any(p.login == login for p in call.parties):
-                calls = self._user_calls.get(login)
+                calls = self.user_calls.get(login)
                 if calls and call in calls:
                     calls.remove(call)
             if notify:
@@ -553,7 +554,7 @@ class CallCore:
         call.parties.append(party)
         call.history.append(party)
         if party.user is not None:
-            calls = self._user_calls.setdefault(party.user.login, [])
+            calls = self.user_calls.setdefault(party.user.login, [])
             if call not in calls:
                 calls.append(call)
 
@@ -566,8 +567,8 @@ class CallCore:
             for p in call.parties
         )
         state = "BUSY" if busy else "FREE"
-        if self._user_states.get(login, "FREE") != state:
-            self._user_states[login] = state
+        if self.user_states.get(login, "FREE") != state:
+            self.user_states[login] = state
             self.emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
 
     def _is_busy(self, user: User) -> bool:
