@@ -54,7 +54,8 @@ async def normalise_path(request: web.Request, handler: Handler) -> web.StreamRe
     does so; ``POST .../subscriptions/`` answers 200 there)."""
     path = _normal(request.path)
     if path != request.path:
-        clean = request.clone(rel_url=request.rel_url.with_path(path))
+        url = request.rel_url.with_path(path).with_query(request.rel_url.query)
+        clean = request.clone(rel_url=url)
         match = await request.app.router.resolve(clean)
         match.add_app(request.app)
         clean._match_info = match  # as aiohttp's own normalize_path_middleware does

@@ -105,3 +105,10 @@ async def test_subscription_with_a_trailing_slash(session_of) -> None:
     body = {"filter": {"selectors": [{"names": ["telephony"]}]}, "version": "1.0"}
     answer = await alice.post("/subscriptions/", json=body)
     assert answer.status_code == 200 and answer.json()["status"] == "ACCEPTED"
+
+
+async def test_a_normalised_path_keeps_its_query(sim: Simulator, session_of) -> None:
+    admin = await session_of("admin")
+    url = f"{sim.url}{API}//pbxs/1/instances/Subscriber/"
+    answer = await admin.get(url, params={"filter": "Annu_Name==Mar*"})
+    assert answer.json() == {"objectName": "Subscriber", "objectIds": ["2001"]}
