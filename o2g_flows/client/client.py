@@ -156,6 +156,8 @@ class O2GClient:
         request: dict[str, Any] = {"filter": filter_, "version": "1.0"}
         if webhook_url is None:
             request["timeout"] = timeout
+        elif timeout:
+            raise ValueError("subscribe(): a webhook subscription has no timeout; leave it 0")
         else:
             request["webHookUrl"] = _webhook_url(webhook_url)
         subscription = Subscription(request)

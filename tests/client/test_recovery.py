@@ -87,3 +87,9 @@ async def test_webhook_url_must_be_http(connect, url: str) -> None:
     o2g = await connect("alice")
     with pytest.raises(ValueError, match="webhook_url"):
         await o2g.subscribe(["telephony"], webhook_url=url)
+
+
+async def test_a_webhook_subscription_has_no_timeout(connect, webhook) -> None:
+    o2g = await connect("alice")
+    with pytest.raises(ValueError, match="no timeout"):
+        await o2g.subscribe(["telephony"], timeout=10, webhook_url=webhook[0])
