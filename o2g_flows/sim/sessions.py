@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +41,10 @@ class Session:
 class Sessions:
     """Issues credentials and keeps the open sessions, one per credential.
 
-    A credential opens a session within ``session_ttl`` of its issue, then it is purged.
-    An account holds at most ``max_sessions`` open sessions: opening one more expires the
-    oldest (its subscriptions close).
+    A credential opens a session within ``session_ttl`` of its issue, then it is purged; an
+    account keeps at most ``max_sessions`` credentials (a new one evicts the oldest) and at
+    most ``max_sessions`` open sessions (opening one more expires the oldest, whose
+    subscriptions close).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Sessions:
         self._secret = secrets.token_bytes(32)
         # credential -> (login, deadline to open a session), oldest first
         self._credentials: dict[str, tuple[str, float]] = {}
+        self._issued: dict[str, deque[str]] = {}  # login -> its credentials, oldest first
         self._sessions: dict[str, Session] = {}  # credential -> session
         self._by_account: dict[str, list[Session]] = {}  # authenticated login -> its sessions
 
@@ -74,16 +77,24 @@ class Sessions:
         self._purge_credentials()
         credential = self._token(login)
         self._credentials[credential] = (login, time.monotonic() + self._pbx.timing.session_ttl)
+        issued = self._issued.setdefault(login, deque())
+        issued.append(credential)
+        if len(issued) > self._max_sessions:
+            del self._credentials[issued.popleft()]
         return login, credential
 
     def _purge_credentials(self) -> None:
         """Forget the credentials whose time to open a session is over (oldest first)."""
         now = time.monotonic()
         while self._credentials:
-            credential, (_, deadline) = next(iter(self._credentials.items()))
+            credential, (login, deadline) = next(iter(self._credentials.items()))
             if deadline > now:
                 break
             del self._credentials[credential]
+            issued = self._issued[login]
+            issued.popleft()  # the same order: it is the login's oldest
+            if not issued:
+                del self._issued[login]
 
     @property
     def credential_count(self) -> int:

@@ -95,6 +95,21 @@ async def test_expired_credentials_are_purged() -> None:
             assert_error(old, 403, "INVALID_SESSION", "expired")
 
 
+async def test_an_account_keeps_a_bounded_number_of_credentials() -> None:
+    async with Simulator(max_sessions=3) as sim:
+        async with httpx.AsyncClient(base_url=sim.url) as client:
+            issued = []
+            for _ in range(50):
+                answer = await client.get("/api/rest/authenticate", auth=("alice", "1001"))
+                issued.append(answer.json()["credential"])
+            await client.get("/api/rest/authenticate", auth=("bob", "1002"))
+        assert sim.gateway.sessions.credential_count == 3 + 1
+        for credential, opens in ((issued[-1], True), (issued[-4], False)):
+            async with httpx.AsyncClient(base_url=sim.url, cookies={"AlcUserId": credential}) as c:
+                answer = await c.post(f"{API}/sessions", json={"applicationName": "t"})
+                assert (answer.status_code == 200) is opens, answer.text
+
+
 async def test_the_oldest_session_of_an_account_expires_beyond_the_cap() -> None:
     async with Simulator(max_sessions=2) as sim:
         first, second, third = [await login(sim, "alice", "1001") for _ in range(3)]
