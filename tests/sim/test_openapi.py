@@ -54,7 +54,7 @@ async def test_the_simulator_serves_the_document_without_a_session(sim: Simulato
 
 
 async def test_schemathesis_finds_no_server_error_and_no_answer_breaking_the_document(
-    sim: Simulator,
+    sim: Simulator, tmp_path: Path
 ) -> None:
     """Positive and negative cases for every operation, in a user session (~700 requests)."""
     alice = await login(sim, "alice", "1001")
@@ -78,6 +78,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_breaking_the_doc
         "--warnings=off",
         "--no-color",
         f"--header=Cookie: {cookie}",
+        cwd=tmp_path,  # whatever the run keeps on disk stays out of the project
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
