@@ -242,7 +242,7 @@ async def _body(request: web.Request, route: _Route, gateway: Gateway) -> Any:
     )
     for item in lenient:
         log.debug("%s: %s", route.endpoint["id"], item)
-        gateway.lenient[f"{route.endpoint['id']} {item}"] += 1
+        gateway.count_lenient(f"{route.endpoint['id']} {item}")
     return body
 
 

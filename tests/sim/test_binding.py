@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from o2g_flows.sim import Simulator
+from o2g_flows.sim.server import LENIENT_KINDS
 
 from .conftest import FAST, assert_error, login
 
@@ -106,3 +107,12 @@ async def test_a_plain_call_still_needs_a_callee(session_of) -> None:
     agent1 = await session_of("agent1")
     answer = await agent1.post("/telephony/calls", json={"deviceId": "2201", "autoAnswer": True})
     assert_error(answer, 400, "BAD_PARAMETER", "missing required field 'callee'")
+
+
+async def test_the_lenient_counter_stays_bounded(sim: Simulator, session_of) -> None:
+    alice = await session_of("alice")
+    body = {"callee": "2002", **{f"field{n}": n for n in range(LENIENT_KINDS + 5)}}
+    assert (await alice.post("/telephony/calls", json=body)).status_code == 201
+    counted = await lenient(sim)
+    assert len(counted) == LENIENT_KINDS + 1
+    assert counted["(other leniencies)"] == 5
