@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RestError
 from .calls_acd import AcdDistribution
+from .calls_diversion import Diversion
 from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
 from .calls_records import com_record
@@ -24,18 +25,15 @@ from .calls_state import (
     BUSY_STATES,
     DIALING,
     HELD,
-    IDLE,
     RELEASING,
     RINGING_INCOMING,
     RINGING_OUTGOING,
     Call,
     Party,
-    basic_only,
     normalize_number,
 )
 from .config import User
 from .messaging import iso_now
-from .routing import Situation
 
 if TYPE_CHECKING:
     from .core import Pbx
@@ -62,6 +60,7 @@ class CallCore:
         self.hunting = HuntingGroups(pbx)
         self.views = Views(pbx, self.calls_of, self.devices)
         self.distribution = AcdDistribution(pbx, self)
+        self.diversion = Diversion(pbx, self)
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -154,10 +153,10 @@ class CallCore:
             return None, "DESTINATION_NOT_OBTAINABLE"
         dss_user = self.dss_users.get(number)
         if dss_user is not None:
-            return self._offer_user(call, dss_user, depth)
+            return self.diversion.offer_user(call, dss_user, depth)
         endpoint = self._pbx.resolve(number)
         if endpoint.kind == "user" and endpoint.user is not None:
-            return self._offer_user(call, endpoint.user, depth)
+            return self.diversion.offer_user(call, endpoint.user, depth)
         if endpoint.kind == "proacd" and endpoint.user is not None:
             return self.ring(call, endpoint.user, number), None
         if endpoint.kind == "hunting_group":
@@ -174,78 +173,6 @@ class CallCore:
         party = Party(kind, number, RINGING_INCOMING, "CALLEE")
         self.attach(call, party)
         return party, None
-
-    def _offer_user(self, call: Call, user: User, depth: int) -> tuple[Party | None, str | None]:
-        """Routing of a call to a user: immediate forward, DND, busy, then ringing."""
-        destination = self._destination(user, "immediate")
-        if destination is not None:
-            return self._divert(call, user, destination, depth, "FORWARDED")
-        routing = self._pbx.routing.state(user.login)
-        if routing.dnd:
-            destination = self._destination(user, "busy")
-            if destination is not None:
-                return self._divert(call, user, destination, depth, "DO_NOT_DISTURB")
-            self._refuse(call, user, None)
-            return None, "DO_NOT_DISTURB"
-        if self._is_busy(user):
-            destination = self._destination(user, "busy")
-            if destination is not None:
-                return self._divert(call, user, destination, depth, "FORWARDED")
-            if not self._camp_on(user):
-                self._refuse(call, user, "BUSY")
-                return None, "BUSY"
-        party = self.ring(call, user, self.current_device(user))
-        mobile = routing.ringing_mobile
-        if mobile is not None and mobile != party.number:
-            party.also_ringing = mobile  # the remote extension rings too
-        return party, None
-
-    def _destination(self, user: User, situation: Situation) -> dict[str, Any] | None:
-        """The user's forward/overflow destination for ``situation``, if one can be used:
-        ``{"type": "VOICEMAIL"}`` or ``{"type": "NUMBER", "number": <dialled digits>}``."""
-        destination = self._pbx.routing.divert(user.login, situation)
-        if destination is None:
-            return None
-        if destination["type"] == "VOICEMAIL":
-            return destination if user.voicemail else None
-        number = normalize_number(destination["number"])
-        if number is None or number in self.devices(user):
-            return None
-        return {"type": "NUMBER", "number": number}
-
-    def _divert(
-        self, call: Call, user: User, destination: dict[str, Any], depth: int, victim_cause: str
-    ) -> tuple[Party | None, str | None]:
-        """The call for ``user`` goes to ``destination`` without ringing: the user sees it come
-        and go (OnCallRemoved with ``newDestination``), the caller sees the new party."""
-        victim = Party(
-            "user",
-            self.current_device(user),
-            IDLE,
-            "CALLEE",
-            user=user,
-            diverted=True,
-            reason="FORWARDED",
-        )
-        self.attach(call, victim)
-        self.emit(self.views.created(victim))
-        if destination["type"] == "VOICEMAIL":
-            self.detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
-            target = self._voicemail(call, user.login)
-        else:
-            number = destination["number"]
-            self.detach(victim, victim_cause, new_destination=number)
-            target, refusal = self.offer(call, number, depth + 1)
-            if target is None:
-                return None, refusal
-        target.rerouted = True
-        return target, "FORWARDED"
-
-    def _refuse(self, call: Call, user: User, reason: str | None) -> None:
-        """The call never reached ``user`` (busy, DND): only a missed-call record is left."""
-        victim = Party("user", user.number, IDLE, "CALLEE", user=user, diverted=True, reason=reason)
-        self.attach(call, victim)
-        self.detach(victim, None, notify=False)
 
     def ring(
         self,
@@ -264,7 +191,8 @@ class CallCore:
         party.timer = self._pbx.later(self._pbx.timing.ring_timeout, self._no_answer, party)
         return party
 
-    def _voicemail(self, call: Call, owner: str | None) -> Party:
+    def voicemail(self, call: Call, owner: str | None) -> Party:
+        """The voicemail service answering ``call`` for ``owner``'s box (attached)."""
         party = Party("voicemail", self._pbx.config.voicemail_service, RINGING_INCOMING, "CALLEE")
         party.vm_owner = owner
         self.attach(call, party)
@@ -299,7 +227,7 @@ class CallCore:
                 self.replace(party, target, None, None, target.pid)
             return
         assert party.user is not None
-        destination = self._destination(party.user, "no_answer")
+        destination = self.diversion.destination(party.user, "no_answer")
         if destination is not None:
             self.reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
 
@@ -392,7 +320,7 @@ class CallCore:
         victim.diverted, victim.reason = True, reason
         if destination["type"] == "VOICEMAIL":
             number = self._pbx.config.voicemail_service
-            target: Party | None = self._voicemail(call, owner)
+            target: Party | None = self.voicemail(call, owner)
             refusal = None
         else:
             number = destination["number"]
@@ -571,24 +499,16 @@ class CallCore:
             self.user_states[login] = state
             self.emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
 
-    def _is_busy(self, user: User) -> bool:
-        if basic_only(user):
-            return bool(self.calls_of(user.login))
-        return self.user_state(user.login) == "BUSY"
-
     def _is_free(self, login: str) -> bool:
         """Free for a hunting-group call: not busy, not ringing, not in DND."""
         user = self._pbx.users.get(login)
-        if user is None or self._pbx.routing.state(login).dnd or self._is_busy(user):
+        if user is None or self._pbx.routing.state(login).dnd or self.diversion.is_busy(user):
             return False
         return not any(
             p.login == login and p.state == RINGING_INCOMING
             for call in self.calls_of(login)
             for p in call.parties
         )
-
-    def _camp_on(self, user: User) -> bool:
-        return any(device.campon for device in user.devices if device.id == user.number)
 
     def emit(self, event: dict[str, Any]) -> None:
         self._pbx.emit(event)
