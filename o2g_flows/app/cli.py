@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ..engine.trace import format_trace
+from .config import DEFAULT_CONFIG, ConfigError, load_settings
 
 __all__ = ["DEFAULT_STATUS", "register"]
 
@@ -23,7 +24,15 @@ DEFAULT_STATUS = "127.0.0.1:8181"
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``status``, ``trace`` and ``graph`` subcommands."""
+    """Add the ``status``, ``trace``, ``graph`` and ``config check`` subcommands."""
+    config = subparsers.add_parser("config", help="the configuration")
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check", help="print the effective settings (secrets masked) and where each comes from"
+    )
+    check.add_argument("--config", metavar="FILE", help=f"configuration file ({DEFAULT_CONFIG})")
+    check.set_defaults(handler=_config_check)
+
     status = subparsers.add_parser("status", help="what a running engine is doing")
     _server(status)
     status.set_defaults(handler=_status)
@@ -46,6 +55,19 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--plugins", action="append", metavar="DIR", help="plugin folder")
     _server(graph)
     graph.set_defaults(handler=_graph)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, {})
+        for name in ("password", "status_token"):
+            settings.secret(name)  # a secret file that cannot be read is an error now
+    except ConfigError as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    print(settings.report())
+    return 0
 
 
 def _server(parser: argparse.ArgumentParser) -> None:
