@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +26,13 @@ DEFAULT_STATUS = "127.0.0.1:8181"
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``status``, ``trace``, ``graph`` and ``config check`` subcommands."""
+    """Add the ``init``, ``status``, ``trace``, ``graph`` and ``config check`` subcommands."""
+    init = subparsers.add_parser(
+        "init", help="write a starter folder: a configuration, flows with tests, demo calls"
+    )
+    init.add_argument("folder", help="where to write it (created if needed)")
+    init.set_defaults(handler=_init)
+
     config = subparsers.add_parser("config", help="the configuration")
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = actions.add_parser(
@@ -55,6 +63,27 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--plugins", action="append", metavar="DIR", help="plugin folder")
     _server(graph)
     graph.set_defaults(handler=_graph)
+
+
+def _init(args: argparse.Namespace) -> int:
+    starter = resources.files(__package__).joinpath("starter")
+    target = Path(args.folder)
+    files = {
+        str(Path(*parts)): starter.joinpath(*parts)
+        for parts in (("o2g-flows.yaml",), ("traffic.yaml",), ("README.md",))
+    }
+    for item in starter.joinpath("flows").iterdir():
+        files[str(Path("flows", item.name))] = item
+    existing = sorted(name for name in files if (target / name).exists())
+    if existing:
+        taken = ", ".join(existing)
+        print(f"error: {target} already has {taken}; nothing written", file=sys.stderr)
+        return 1
+    for name, source in sorted(files.items()):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(source.read_bytes())
+        print(f"wrote {target / name}")
+    return 0
 
 
 def _config_check(args: argparse.Namespace) -> int:
