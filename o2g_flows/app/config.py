@@ -203,7 +203,7 @@ def _apply_value(
 ) -> None:
     option = known.get(where)  # type: ignore[arg-type]
     if option is None:
-        names = [".".join(candidate) for candidate in known]
+        names = [".".join(candidate) for candidate in known] + sorted(_SECTIONS)
         close = get_close_matches(".".join(map(str, where)), names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         name = ".".join(map(str, where))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,33 @@ def register(subparsers: Any) -> None:
         "embedded simulator (default PBX) is started, logged in as admin, and demo calls "
         "are placed so the flows can be seen at work (--traffic FILE places yours).",
     )
-    _paths(run)
+    run.add_argument(
+        "paths", nargs="*", metavar="FLOW_DIR", help="flow files or folders (default: flows)"
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: o2g-flows.yaml if present); every setting also "
+        "from O2G_* variables; flags win (o2g-flows config check shows the result)",
+    )
+    run.add_argument("--plugins", action="append", metavar="DIR", help="plugin folder")
     run.add_argument("--server", metavar="URL", help="O2G gateway, e.g. https://o2g.example.com")
     run.add_argument("--secondary", metavar="URL", help="the secondary gateway of an HA pair")
-    run.add_argument(
-        "--login",
-        default=os.environ.get("O2G_LOGIN"),
-        help="login (default $O2G_LOGIN; admin on the embedded simulator)",
-    )
+    run.add_argument("--login", help="login ($O2G_LOGIN; admin on the embedded simulator)")
     run.add_argument(
         "--password",
-        default=os.environ.get("O2G_PASSWORD"),
-        help="password (default $O2G_PASSWORD)",
+        help="password (better: $O2G_PASSWORD, $O2G_PASSWORD_FILE or the configuration)",
     )
     run.add_argument("--ca", metavar="FILE", help="CA bundle to verify the gateway with")
-    run.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    run.add_argument(
+        "--insecure", action="store_true", default=None, help="do not verify TLS certificates"
+    )
+    run.add_argument(
+        "--status",
+        metavar="HOST:PORT",
+        help="serve the status page, API and /metrics there (e.g. 127.0.0.1:8181); off "
+        "by default; a host other than loopback needs $O2G_STATUS_TOKEN",
+    )
     run.add_argument(
         "--traffic",
         metavar="FILE",
@@ -71,13 +82,16 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--grace",
         type=float,
-        default=300.0,
         metavar="SECONDS",
         help="how late a timer or schedule that came due while stopped may still fire at "
         "start (default 300)",
     )
     run.add_argument(
-        "--no-reload", action="store_true", help="do not watch the flow and plugin folders"
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        default=None,
+        help="do not watch the flow and plugin folders (SIGHUP still reloads)",
     )
     run.add_argument("--redact", action="store_true", help="mask phone numbers in kept traces")
     run.add_argument(
@@ -98,6 +112,23 @@ def register(subparsers: Any) -> None:
     test.add_argument("--replay", metavar="LOG", help="replay a recorded event log (JSON lines)")
     test.add_argument("--timezone", help="time zone of now in expressions (default: local)")
     test.set_defaults(handler=_test)
+
+
+#: ``run`` flags that are settings of the configuration too (``o2g_flows.app.config``).
+_SETTING_FLAGS = (
+    "server",
+    "secondary",
+    "login",
+    "password",
+    "ca",
+    "insecure",
+    "plugins",
+    "state",
+    "grace",
+    "reload",
+    "timezone",
+    "status",
+)
 
 
 def _paths(parser: argparse.ArgumentParser) -> None:
@@ -160,8 +191,29 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..app.config import ConfigError, load_settings
+    from .console import setup_console
     from .runner import run_flows
 
+    flags = {name: getattr(args, name) for name in _SETTING_FLAGS}
+    flags["paths"] = args.paths or None
+    try:
+        settings = load_settings(args.config, flags)
+        password = settings.secret("password")
+        status_token = settings.secret("status_token")
+    except ConfigError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not (args.verbose or args.quiet) and "log_level" in settings.origin:
+        setup_console({"warning": -1, "info": 0}.get(settings.log_level, 1),
+                      json_lines=settings.log_format == "json")  # fmt: skip
+    elif settings.log_format == "json" and args.log_format != "json":
+        setup_console(1 if args.verbose else -1 if args.quiet else 0, json_lines=True)
+    for name in _SETTING_FLAGS:
+        setattr(args, name, getattr(settings, name))
+    args.paths, args.password, args.status_token = settings.paths, password, status_token
+    args.plugins = settings.plugins or None
     registry, result = _load(args)
     for error in result.errors:
         log.error("%s", error)

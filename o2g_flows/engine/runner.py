@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import O2GClient
 from ..plugins import discover
@@ -22,6 +22,9 @@ from .store import SqliteStore, StoreError, default_state_path, open_store
 from .trace import TraceStore
 from .traffic import play
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 __all__ = ["run_flows"]
 
 log = logging.getLogger("o2g_flows.engine")
@@ -29,6 +32,11 @@ log = logging.getLogger("o2g_flows.engine")
 
 async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Flow]) -> int:
     """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status."""
+    status = None
+    if args.status:
+        status = _status_address(args.status, args.status_token)
+        if status is None:
+            return 4
     store = open_store(_state_place(args))
     try:
         restored = await store.open()
@@ -78,6 +86,19 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             if set(source.events) & engine.event_names()
         ]
         live_run = LiveRun(engine, client, record=args.record, sources=sources, echo=True)
+        watcher = FlowWatcher(
+            engine,
+            args.paths,
+            registry=registry,
+            plugin_folders=args.plugin_folders,
+            plugins=lambda: discover(args.plugin_folders)[0],
+            on_update=lambda _: live_run.follow_flows(),
+        )
+        if status is not None:
+            served = await _serve_status(status, args.status_token, engine, watcher)
+            if served is None:
+                return 4
+            stack.push_async_callback(served.cleanup)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
         stopping = asyncio.create_task(_signalled())
@@ -85,16 +106,9 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
         if args.duration is not None:
             ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
         tasks = list(ending)
-        if not args.no_reload:
-            watcher = FlowWatcher(
-                engine,
-                args.paths,
-                registry=registry,
-                plugin_folders=args.plugin_folders,
-                plugins=lambda: discover(args.plugin_folders)[0],
-                on_update=lambda _: live_run.follow_flows(),
-            )
+        if args.reload:
             tasks.append(asyncio.create_task(watcher.run()))
+        tasks.append(asyncio.create_task(_reload_on_hangup(watcher)))
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         try:
@@ -111,6 +125,54 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+def _status_address(text: str, token: str | None) -> tuple[str, int] | None:
+    """``--status HOST:PORT`` as ``(host, port)``; None (and a line) if it cannot be used."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        log.error("--status %s: give HOST:PORT, e.g. 127.0.0.1:8181", text)
+        return None
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        log.error(
+            "--status %s is not loopback: set $O2G_STATUS_TOKEN (or status.token_file) so "
+            "that only those who hold it can look inside",
+            text,
+        )
+        return None
+    return host, int(port)
+
+
+async def _serve_status(
+    address: tuple[str, int], token: str | None, engine: Engine, watcher: FlowWatcher
+) -> web.AppRunner | None:
+    """Start the status server; None (and a line) if it cannot listen."""
+    from ..app import Metrics, serve, status_app
+
+    host, port = address
+    app = status_app(engine, watcher=watcher, metrics=Metrics(engine), token=token)
+    try:
+        runner = await serve(app, host, port)
+    except OSError as exc:
+        log.error("--status %s:%d: cannot listen there (%s)", host, port, exc.strerror or exc)
+        return None
+    log.info("status   http://%s:%d/ (API under /api, metrics at /metrics)", host, port)
+    return runner
+
+
+async def _reload_on_hangup(watcher: FlowWatcher) -> None:
+    """SIGHUP reloads the flows and plugins (as an edit would, ``--no-reload`` or not)."""
+    loop = asyncio.get_running_loop()
+    hangups: asyncio.Queue[None] = asyncio.Queue()
+    loop.add_signal_handler(signal.SIGHUP, hangups.put_nowait, None)
+    try:
+        while True:
+            await hangups.get()
+            log.info("SIGHUP: reloading flows and plugins")
+            await watcher.reload(plugins_changed=True)
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 def _state_place(args: argparse.Namespace) -> str | None:
