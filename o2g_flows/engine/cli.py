@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yaml import SourceError
+from ..client import AuthenticationError, O2GConnectionError, O2GError
 from ..plugins import discover
 from .loader import LoadResult, load_flows
 from .registry import Registry
@@ -230,4 +231,30 @@ def _run(args: argparse.Namespace) -> int:
         except SourceError as exc:
             log.error("%s", exc)
             return 1
-    return asyncio.run(run_flows(args, registry, result.flows))
+    try:
+        return asyncio.run(run_flows(args, registry, result.flows))
+    except O2GError as exc:
+        if args.debug:
+            raise
+        code, message = _gateway_failure(exc, args)
+        log.error("%s", message)
+        return code
+
+
+def _gateway_failure(exc: O2GError, args: argparse.Namespace) -> tuple[int, str]:
+    """The exit status and one line for a gateway that could not be used."""
+    server = args.server or "the embedded simulator"
+    text = str(exc)
+    if isinstance(exc, O2GConnectionError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+            return 7, (
+                f"cannot verify the TLS certificate of {server} ({text}): give its CA with "
+                "--ca FILE (or gateway.ca), or --insecure on a test bench"
+            )
+        return 5, f"cannot reach the O2G gateway {server} ({text}): check --server and the network"
+    if isinstance(exc, AuthenticationError):
+        return (
+            6,
+            f"{server} refused the credentials of {args.login!r}: check the login and password",
+        )
+    return 8, f"the O2G gateway {server} answered with an error: {text} (--debug for details)"

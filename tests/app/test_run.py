@@ -103,3 +103,23 @@ def test_a_busy_status_port_is_one_line_and_status_4(tmp_path):
     errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
     assert len(errors) == 1 and f"--status 127.0.0.1:{port}: cannot listen there" in errors[0]
     assert "Traceback" not in log.read_text()
+
+
+def test_start_up_failures_are_one_line_each_with_their_own_status(tmp_path, sim_process):
+    (tmp_path / "first.yaml").write_text(RULE.format(name="first"))
+    url = sim_process()
+    common = [str(tmp_path), "--state", ":memory:", "--no-reload"]
+    cases = [
+        ([*common, "--server", "http://127.0.0.1:9", "--login", "a", "--password", "b"], 5,
+         "cannot reach the O2G gateway http://127.0.0.1:9"),
+        ([*common, "--server", url, "--login", "admin", "--password", "wrong"], 6,
+         f"{url} refused the credentials of 'admin'"),
+        ([*common, "--server", sim_process("--tls"), "--login", "admin", "--password", "admin"], 7,
+         "cannot verify the TLS certificate of https://"),
+    ]  # fmt: skip
+    for argv, status, message in cases:
+        process, log = start(tmp_path, *argv)
+        assert process.wait(60) == status, log.read_text()
+        text = log.read_text()
+        (error,) = [line for line in text.splitlines() if "ERROR" in line]
+        assert message in error and "Traceback" not in text
