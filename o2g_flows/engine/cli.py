@@ -66,6 +66,12 @@ def register(subparsers: Any) -> None:
         "--no-traffic", action="store_true", help="place no demo calls on the embedded simulator"
     )
     run.add_argument(
+        "--sim-port", type=int, default=0, metavar="PORT", help="the embedded simulator's port"
+    )
+    run.add_argument(
+        "--sim-pbx", metavar="FILE", help="the embedded simulator's PBX file (see o2g-flows sim)"
+    )
+    run.add_argument(
         "--duration",
         type=float,
         metavar="SECONDS",

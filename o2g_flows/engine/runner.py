@@ -51,9 +51,10 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
         if args.server is None:
             from ..sim import Simulator
 
-            sim = await stack.enter_async_context(Simulator())
+            sim = await stack.enter_async_context(Simulator(args.sim_pbx, port=args.sim_port))
             url, login, password = sim.url, args.login or "admin", args.password or "admin"
-            log.info("embedded simulator on %s (default PBX), logged in as %s", url, login)
+            pbx = args.sim_pbx or "default PBX"
+            log.info("embedded simulator on %s (%s), logging in as %s", url, pbx, login)
         else:
             if not (args.login and args.password):
                 log.error("--server needs --login and --password (or $O2G_LOGIN/$O2G_PASSWORD)")

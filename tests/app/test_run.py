@@ -123,3 +123,16 @@ def test_start_up_failures_are_one_line_each_with_their_own_status(tmp_path, sim
         text = log.read_text()
         (error,) = [line for line in text.splitlines() if "ERROR" in line]
         assert message in error and "Traceback" not in text
+
+
+def test_the_embedded_simulator_takes_a_port_and_a_pbx_file(tmp_path):
+    (tmp_path / "first.yaml").write_text(RULE.format(name="first"))
+    shipped = Path(__file__).parents[2] / "o2g_flows" / "sim" / "default_pbx.yaml"
+    pbx = tmp_path / "pbx.yaml"
+    pbx.write_text(shipped.read_text())
+    port = free_port()
+    process, log = start(
+        tmp_path, str(tmp_path), "--sim-port", str(port), "--sim-pbx", str(pbx), "--duration", "1"
+    )
+    assert process.wait(30) == 0, log.read_text()
+    assert f"embedded simulator on http://127.0.0.1:{port} ({pbx})" in log.read_text()
