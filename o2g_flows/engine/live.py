@@ -53,7 +53,9 @@ class LiveRun:
     """One engine on one client's event stream: restore, subscribe, dispatch, follow reloads.
 
     ``run()`` returns when cancelled (or the stream ends): the engine stops with its
-    executions left in its store, the subscription is deleted. ``follow_flows()``, after an
+    executions left in its store, the subscription is deleted. When another instance
+    takes a shared store over, the engine steps down and ``run()`` raises its
+    ``FencingError`` once it stopped and unsubscribed. ``follow_flows()``, after an
     ``Engine.update``, changes the subscription's filter in place (``PUT /subscriptions``)
     so that no event is lost while the flows' needs widen or narrow.
     """
@@ -98,7 +100,8 @@ class LiveRun:
                 log.warning("no loaded flow listens to an O2G event; nothing to subscribe to")
                 if ready is not None:
                     ready.set()
-                await asyncio.Event().wait()
+                await engine.stepped_down.wait()  # until cancelled, or another takes over
+                raise engine.lost  # type: ignore[misc]
             self.subscription = await client.subscribe(names=names, ids=ids)
             engine.store.set_meta("subscription", self.subscription.id)
             who = "every user" if ids == "*" else ", ".join(ids) if ids else client.login
@@ -107,25 +110,34 @@ class LiveRun:
                 ready.set()
             if engine.store.durable:  # catch up with what happened while stopped
                 await _resynchronise(engine, {"reason": "start"}, named_users=True)
-            async for event in client.events(self.subscription, record=self.record):
-                if event.get("eventName") == GAP_EVENT:
-                    await _resynchronise(engine, event)
-                    continue
-                if self.echo and event.get("eventName") in engine.event_names():
-                    log.info("event    %s", describe_event(event))
-                engine.dispatch(event)
+            stream = asyncio.create_task(self._dispatch(self.subscription))
+            tasks.append(stream)
+            lost = asyncio.create_task(engine.stepped_down.wait())
+            tasks.append(lost)
+            await asyncio.wait((stream, lost), return_when=asyncio.FIRST_COMPLETED)
+            if engine.lost is not None:
+                raise engine.lost
+            stream.result()
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if self.subscription is not None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.subscription is not None and engine.lost is None:
                 engine.store.set_meta("subscription", None)
             await engine.stop()
             if self.subscription is not None:
                 with contextlib.suppress(O2GError, httpx.HTTPError):
                     await client.unsubscribe(self.subscription)
+
+    async def _dispatch(self, subscription: Subscription) -> None:
+        engine = self.engine
+        async for event in self.client.events(subscription, record=self.record):
+            if event.get("eventName") == GAP_EVENT:
+                await _resynchronise(engine, event)
+                continue
+            if self.echo and event.get("eventName") in engine.event_names():
+                log.info("event    %s", describe_event(event))
+            engine.dispatch(event)
 
     async def follow_flows(self) -> None:
         """Change the subscription to what the engine's flows need now."""

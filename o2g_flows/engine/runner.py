@@ -18,7 +18,16 @@ from .observer import LogObserver
 from .registry import Registry
 from .reload import FlowWatcher
 from .runtime import Engine
-from .store import SqliteStore, StoreError, default_state_path, open_store
+from .store import (
+    FencingError,
+    PostgresStore,
+    Restored,
+    SqliteStore,
+    Store,
+    StoreError,
+    default_state_path,
+    open_store,
+)
 from .trace import TraceStore
 from .traffic import play
 
@@ -28,15 +37,54 @@ log = logging.getLogger("o2g_flows.engine")
 
 
 async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Flow]) -> int:
-    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status."""
-    store = open_store(_state_place(args))
+    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status.
+
+    On a shared (PostgreSQL) store the instance waits as standby until it holds the lease,
+    and goes back to waiting when another instance takes the lease over.
+    """
+    store = open_store(_state_place(args), lease=args.lease)
+    ending = [asyncio.create_task(_signalled())]  # a signal, or the duration is over
+    if args.duration is not None:
+        ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
     try:
-        restored = await store.open()
+        if isinstance(store, PostgresStore):
+            await store.connect()  # unreachable or refused: one line, exit 3
+        while True:
+            opening = asyncio.create_task(store.open())  # a standby waits here
+            await asyncio.wait([opening, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if not opening.done():
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                _stopping(ending[0])
+                return 0
+            restored = opening.result()
+            where = store.path if isinstance(store, SqliteStore) else getattr(store, "where", "")
+            if store.durable:
+                log.info("state    %s: %d execution(s) to restore", where, len(restored.executions))
+            try:
+                return await _serve(args, registry, flows, store, restored, ending)
+            except FencingError:
+                log.info("standby  waiting to take the lease again")
     except StoreError as exc:
         log.error("%s", exc)
         return 3
-    if isinstance(store, SqliteStore):
-        log.info("state    %s: %d execution(s) to restore", store.path, len(restored.executions))
+    finally:
+        for task in ending:
+            task.cancel()
+        await asyncio.gather(*ending, return_exceptions=True)
+        await store.close()
+
+
+async def _serve(
+    args: argparse.Namespace,
+    registry: Registry,
+    flows: list[Flow],
+    store: Store,
+    restored: Restored,
+    ending: list[asyncio.Task[Any]],
+) -> int:
+    """Log in, run the engine on ``store`` until one of ``ending`` is done; the exit status.
+    Raises ``FencingError`` when another instance took the store over."""
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         sim = None
@@ -80,11 +128,7 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
         live_run = LiveRun(engine, client, record=args.record, sources=sources, echo=True)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
-        stopping = asyncio.create_task(_signalled())
-        ending = [running, stopping]  # the engine stops, a signal, or the duration is over
-        if args.duration is not None:
-            ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
-        tasks = list(ending)
+        tasks = [running]
         if not args.no_reload:
             watcher = FlowWatcher(
                 engine,
@@ -98,11 +142,10 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         try:
-            done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
-            if running in done:
-                running.result()  # raises what stopped it
-            if stopping in done:
-                log.info("%s: stopping", stopping.result())
+            await asyncio.wait([running, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()  # raises what stopped it (FencingError: stepped down)
+            _stopping(ending[0])
         finally:
             for task in tasks:
                 task.cancel()
@@ -111,6 +154,11 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+def _stopping(signalled: asyncio.Task[str]) -> None:
+    if signalled.done() and not signalled.cancelled():
+        log.info("%s: stopping", signalled.result())
 
 
 def _state_place(args: argparse.Namespace) -> str | None:

@@ -9,9 +9,13 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ import httpx
 import psycopg
 import pytest
 
+import o2g_flows.sim
 from o2g_flows.client import O2GClient
 from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_text
 from o2g_flows.engine.model import Flow
@@ -282,3 +287,48 @@ def stores(request: pytest.FixtureRequest) -> Callable[[Path], Store]:
         return PostgresStore(urls[place], lease=2.0)
 
     return make
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[str]:
+    """A simulator process whose calls ring until someone acts."""
+    shipped = Path(o2g_flows.sim.__file__).with_name("default_pbx.yaml").read_text()
+    pbx = tmp_path / "pbx.yaml"
+    pbx.write_text(re.sub(r"ring_timeout: \d+", "ring_timeout: 600", shipped))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "o2g_flows", "sim", "--port", str(port), "--pbx", str(pbx)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/api/rest", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 20, "the simulator")
+    yield url
+    process.terminate()
+    process.wait(10)

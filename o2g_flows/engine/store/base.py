@@ -52,8 +52,8 @@ class Restored:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-#: Called with the ids of executions whose writes failed, and the error (a
-#: ``FencingError``, with no ids, when the lease is lost).
+#: Called with the ids of executions whose writes failed, and the error; once with no ids
+#: and a ``FencingError`` when a shared store's lease is lost.
 FailureHandler = Callable[[list[int], StoreError], None]
 
 
@@ -232,14 +232,15 @@ class BatchedStore(Store):
                 meta, self._meta = self._meta, {}
                 try:
                     await self._write(rows, marks, meta, purge)
-                except StoreError as exc:
-                    if not isinstance(exc, FencingError):
-                        log.error("%s (%d execution(s) not kept)", exc, len(kept))
+                except FencingError as exc:  # the backend told ``on_failure`` when it noticed
                     done.set_exception(exc)
                     done.exception()  # retrieved: waiters get it from flush()
+                except StoreError as exc:
+                    log.error("%s (%d execution(s) not kept)", exc, len(kept))
+                    done.set_exception(exc)
+                    done.exception()
                     if self.on_failure is not None:
-                        ids = [] if isinstance(exc, FencingError) else [e.id for e in kept]
-                        self.on_failure(ids, exc)
+                        self.on_failure([execution.id for execution in kept], exc)
                 else:
                     done.set_result(None)
                 finally:

@@ -104,7 +104,7 @@ class PostgresStore(BatchedStore):
         self.url = url
         self.where = _redacted(url)
         self.lease = lease
-        self.poll = min(0.5, lease / 8)
+        self.poll = min(0.2, lease / 8)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.token: int | None = None
         self.takeovers = 0
