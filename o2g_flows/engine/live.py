@@ -17,6 +17,7 @@ from os import PathLike
 from typing import Any
 
 import httpx
+import orjson
 
 from ..client import GAP_EVENT, PACKAGES, O2GClient, O2GError
 from ..client.events import Subscription, build_filter
@@ -25,11 +26,18 @@ from .gateway import ActionError
 from .runtime import Engine
 from .store import Restored
 
-__all__ = ["LiveRun", "run", "subscription_for"]
+__all__ = ["LiveRun", "flow_versions", "run", "subscription_for"]
 
 log = logging.getLogger("o2g_flows.engine")
 
 _O2G_EVENTS = frozenset(name for names in PACKAGES.values() for name in names)
+
+
+def flow_versions(engine: Engine) -> str:
+    """The running flows and their versions, as the JSON text kept in the store's meta."""
+    return orjson.dumps(
+        {name: runtime.flow.digest for name, runtime in sorted(engine.flows.items())}
+    ).decode()
 
 
 def subscription_for(engine: Engine, admin: bool) -> tuple[list[str], str | list[str] | None]:
@@ -92,6 +100,7 @@ class LiveRun:
             restored = await engine.store.open()
         stale = restored.meta.get("subscription")
         await engine.start(restored)
+        engine.store.set_meta("flows", flow_versions(engine))  # what standbys compare with
         try:
             if stale:
                 await self._delete_stale(stale)
@@ -141,6 +150,7 @@ class LiveRun:
 
     async def follow_flows(self) -> None:
         """Change the subscription to what the engine's flows need now."""
+        self.engine.store.set_meta("flows", flow_versions(self.engine))
         wanted = subscription_for(self.engine, self._admin)
         if wanted == self._wanted or self.subscription is None or not wanted[0]:
             return

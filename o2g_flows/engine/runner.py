@@ -9,6 +9,8 @@ import logging
 import signal
 from typing import Any
 
+import orjson
+
 from ..client import O2GClient
 from ..plugins import discover
 from .gateway import LiveGateway
@@ -51,7 +53,13 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             await store.connect()  # unreachable or refused: one line, exit 3
         while True:
             opening = asyncio.create_task(store.open())  # a standby waits here
+            comparing = None
+            if isinstance(store, PostgresStore):
+                comparing = asyncio.create_task(_compare_flows(store, flows))
             await asyncio.wait([opening, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if comparing is not None:
+                comparing.cancel()
+                await asyncio.gather(comparing, return_exceptions=True)
             if not opening.done():
                 opening.cancel()
                 await asyncio.gather(opening, return_exceptions=True)
@@ -154,6 +162,33 @@ async def _serve(
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+async def _compare_flows(store: PostgresStore, flows: list[Flow]) -> None:
+    """While standby: say (once per change) how the active's flows differ from these."""
+    mine = {flow.name: flow.digest for flow in flows if flow.enabled}
+    said: str | None = None
+    while True:
+        theirs = await store.peek_meta("flows")
+        if theirs is not None and theirs != said:
+            said = theirs
+            active = orjson.loads(theirs)
+            differ = [
+                f"{name} ({_difference(name in mine, name in active)})"
+                for name in sorted(set(mine) | set(active))
+                if mine.get(name) != active.get(name)
+            ]
+            if differ:
+                log.warning(
+                    "standby  the active runs other flows (its own rule until this instance "
+                    "takes over): %s",
+                    ", ".join(differ),
+                )
+        await asyncio.sleep(2)
+
+
+def _difference(here: bool, there: bool) -> str:
+    return "another version" if here and there else "only here" if here else "only on the active"
 
 
 def _stopping(signalled: asyncio.Task[str]) -> None:

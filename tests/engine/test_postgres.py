@@ -4,6 +4,8 @@ one active instance under a lease, stale writes refused, a lost connection waite
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 
@@ -165,3 +167,22 @@ async def test_renewal_keeps_a_busy_active_able_to_act(pg_url):
         assert store.may_act()
     assert lease_row(pg_url) == (1, "active")
     await store.close()
+
+
+def test_run_on_an_unreachable_server_exits_with_one_line(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "f.yaml").write_text(
+        "flow: f\nkey: event.callRef\nstart: {on: OnCallCreated, goto: waiting}\n"
+        "states:\n  waiting:\n    on:\n      OnCallRemoved: {goto: end}\n"
+    )
+    command = [
+        sys.executable, "-m", "o2g_flows", "run", str(flows), "--no-reload",
+        "--server", "http://127.0.0.1:9", "--login", "a", "--password", "b",
+        "--state", "postgresql://o2g:secret@/flows?host=/nonexistent",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    lines = (done.stderr + done.stdout).splitlines()
+    errors = [line for line in lines if "PostgreSQL" in line]
+    assert len(errors) == 1 and "cannot connect" in errors[0] and "secret" not in errors[0]

@@ -76,11 +76,11 @@ class Cluster:
         (folder / "flows" / "ha.yaml").write_text(FLOW)
         self.started: list[Instance] = []
 
-    def start(self, role: str) -> Instance:
+    def start(self, role: str, flows: Path | None = None) -> Instance:
         """Start an instance and wait until it is ``active`` (subscribed) or ``standby``."""
         log = self.folder / f"engine-{len(self.started)}.log"
         command = [
-            sys.executable, "-m", "o2g_flows", "run", str(self.folder / "flows"),
+            sys.executable, "-m", "o2g_flows", "run", str(flows or self.folder / "flows"),
             "--server", self.url, "--state", self.state, "--lease", str(self.lease),
             "--no-reload", "--plugins", str(self.folder / "no-plugins"),
         ]  # fmt: skip
@@ -194,3 +194,15 @@ def test_an_active_paused_past_its_lease_steps_down_and_sends_nothing(gateway, p
     assert "Traceback" not in text, text[-3000:]
     redirected = Counter(re.findall(REDIRECTED, text))
     assert sorted(redirected) == sorted(placed) and set(redirected.values()) == {1}
+
+
+def test_a_standby_with_other_flows_says_how_they_differ(gateway, pg_url, tmp_path):
+    cluster = Cluster(gateway, pg_url, tmp_path, lease=4.0)
+    other = tmp_path / "other-flows"
+    other.mkdir()
+    (other / "ha.yaml").write_text(FLOW.replace("seconds: 0.7", "seconds: 30"))
+    cluster.start("active")
+    standby = cluster.start("standby", flows=other)
+    wait_for(lambda: "the active runs other flows" in standby.text(), 15, "the difference")
+    cluster.stop()
+    assert "ha-voicemail (another version)" in standby.text()

@@ -248,6 +248,19 @@ class PostgresStore(BatchedStore):
         self._renewer = asyncio.get_running_loop().create_task(self._keep())
         return None
 
+    async def peek_meta(self, name: str) -> str | None:
+        """One meta text as the active wrote it (a standby reads it; None if unreachable)."""
+        conn = self._conn
+        if conn is None:
+            return None
+        try:
+            async with asyncio.timeout(self.lease):
+                cur = await conn.execute("SELECT value FROM o2g_meta WHERE name = %s", (name,))
+                row = await cur.fetchone()
+        except (psycopg.Error, TimeoutError):
+            return None
+        return row[0] if row else None
+
     async def _keep(self) -> None:
         """Renew the lease every ``lease / 4`` seconds until it is lost or released."""
         with contextlib.suppress(FencingError):
