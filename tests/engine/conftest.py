@@ -10,11 +10,9 @@ import contextlib
 import itertools
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_t
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.store import PostgresStore, SqliteStore, Store
+from o2g_flows.engine.store.throwaway import throwaway_postgres
 from o2g_flows.engine.testing import Recorder
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
 from o2g_flows.sim import Simulator
@@ -202,45 +201,6 @@ def call(control: httpx.AsyncClient) -> Callable[[str, str], Any]:
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL server (superuser ``postgres``, database ``postgres``)."""
-    for tool in ("initdb", "pg_ctl"):
-        if shutil.which(tool) is None:
-            raise RuntimeError(
-                f"{tool} not found: install PostgreSQL's server binaries (Debian: postgresql) "
-                "or set O2G_TEST_POSTGRES to a server's URL"
-            )
-    folder = tempfile.mkdtemp(prefix="o2g-pg-")
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    data = os.path.join(folder, "data")
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-    subprocess.run(
-        _as_postgres(["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
-        **quiet,  # type: ignore[arg-type]
-    )
-    options = f"-k {folder} -c listen_addresses='' -c fsync=off -c max_connections=200"
-    log = os.path.join(folder, "server.log")
-    subprocess.run(
-        _as_postgres(["pg_ctl", "-D", data, "-o", options, "-l", log, "-w", "start"]),
-        **quiet,  # type: ignore[arg-type]
-    )
-    try:
-        yield f"postgresql://postgres@/postgres?host={folder}"
-    finally:
-        subprocess.run(
-            _as_postgres(["pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
