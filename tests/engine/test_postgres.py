@@ -34,6 +34,14 @@ def stored_states(url: str) -> dict[int, str]:
     return dict(rows)
 
 
+def end_session_of(url: str, name: str) -> None:
+    """End the database session of the lease holder ``name`` (as a server restart would)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(backend) FROM o2g_lease WHERE holder = %s", (name,)
+        )
+
+
 def test_a_postgresql_url_selects_the_postgres_store():
     store = open_store("postgresql://o2g@db.example/flows", lease=3)
     assert isinstance(store, PostgresStore) and store.shared and store.lease == 3
@@ -140,13 +148,7 @@ async def test_a_stalled_active_loses_the_lease_and_cannot_write(pg_url):
 async def test_a_lost_connection_is_waited_out_while_the_lease_is_still_ours(pg_url, caplog):
     store = PostgresStore(pg_url, lease=1.0, name="active")
     await store.open()
-    with psycopg.connect(pg_url, autocommit=True) as conn:  # as a database restart would
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE pid <> pg_backend_pid() AND datname = current_database()"
-            " AND application_name = ''"
-            " AND pid = (SELECT backend FROM o2g_lease)"
-        )
+    end_session_of(pg_url, "active")  # as a database restart would
     store.put(execution(1))
     async with asyncio.timeout(10):
         await store.flush()  # reconnected, still the holder: the write goes through
@@ -186,3 +188,19 @@ def test_run_on_an_unreachable_server_exits_with_one_line(tmp_path):
     lines = (done.stderr + done.stdout).splitlines()
     errors = [line for line in lines if "PostgreSQL" in line]
     assert len(errors) == 1 and "cannot connect" in errors[0] and "secret" not in errors[0]
+
+
+async def test_while_postgresql_is_gone_nothing_is_acted_on_and_a_stop_still_ends(pg_url, caplog):
+    store = PostgresStore(pg_url, lease=0.4, name="active")
+    await store.open()
+    store.url = "postgresql://postgres@/postgres?host=/nonexistent"  # every reconnect fails
+    end_session_of(pg_url, "active")
+    store.put(execution(1))
+    flushing = asyncio.ensure_future(store.flush())
+    await asyncio.sleep(0.6)  # beyond the lease: the write still waits for the database
+    assert not flushing.done() and not store.may_act()
+    assert "no action is sent until it is back" in caplog.text
+    async with asyncio.timeout(10):
+        await store.close()  # SIGTERM meanwhile: the stop is not held up
+    flushing.cancel()
+    assert stored_states(pg_url) == {}

@@ -454,14 +454,16 @@ class PostgresStore(BatchedStore):
         """Store what is pending, then release the lease (a standby takes over at once)."""
         if self._closed:
             return
-        await self._settle_pending()
+        with contextlib.suppress(TimeoutError):  # PostgreSQL gone: what waits is not kept
+            async with asyncio.timeout(max(2.0, self.lease)):
+                await self._settle_pending()
         self._closed = True
-        for task in (self._renewer, self._confirming):
+        for task in (self._renewer, self._confirming, self._task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StoreError):
                     await task
-        self._renewer = self._confirming = None
+        self._renewer = self._confirming = self._task = None
         await self._disconnect()
         self.token = None
         self._fenced = None
