@@ -11,7 +11,10 @@ handled in order while different keys proceed concurrently.
 
 On ``start`` the engine reads its store back (``restore``), arms the timers again and
 fires those that came due while it was down within ``grace``; ``update`` swaps changed
-flows between two events (hot reload); ``stop`` leaves what runs in the store.
+flows between two events (hot reload); ``stop`` leaves what runs in the store. When a
+shared store reports that another instance took it over (``FencingError``), the engine
+steps down: it drops every run without writing or sending anything (``lost``,
+``stepped_down``), and before each action it asks the store whether it may still act.
 """
 
 from __future__ import annotations
