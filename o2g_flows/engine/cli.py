@@ -81,10 +81,20 @@ def register(subparsers: Any) -> None:
     run.add_argument("--timezone", help="time zone of now in expressions (default: local)")
     run.add_argument(
         "--state",
-        metavar="FILE",
-        help="where executions and timers are kept across restarts (SQLite; ':memory:' for "
-        "nowhere). Default: none on the embedded simulator, else "
+        metavar="FILE|URL",
+        help="where executions and timers are kept across restarts: a SQLite file, or a "
+        "postgresql:// URL that several instances share, one active at a time (':memory:' "
+        "for nowhere). Default: none on the embedded simulator, else "
         "$XDG_STATE_HOME/o2g-flows/HOST.sqlite (~/.local/state/...)",
+    )
+    run.add_argument(
+        "--lease",
+        type=float,
+        default=4.0,
+        metavar="SECONDS",
+        help="with a PostgreSQL --state: how long the active instance may go without "
+        "renewing its lease before a standby takes over (default 4; a killed active is "
+        "replaced within half a second)",
     )
     run.add_argument(
         "--grace",

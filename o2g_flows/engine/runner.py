@@ -9,6 +9,8 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..client import O2GClient
 from ..plugins import discover
 from .gateway import LiveGateway
@@ -18,7 +20,16 @@ from .observer import LogObserver
 from .registry import Registry
 from .reload import FlowWatcher
 from .runtime import Engine
-from .store import SqliteStore, StoreError, default_state_path, open_store
+from .store import (
+    FencingError,
+    PostgresStore,
+    Restored,
+    SqliteStore,
+    Store,
+    StoreError,
+    default_state_path,
+    open_store,
+)
 from .trace import TraceStore
 from .traffic import play
 
@@ -31,20 +42,66 @@ log = logging.getLogger("o2g_flows.engine")
 
 
 async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Flow]) -> int:
-    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status."""
+    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status.
+
+    On a shared (PostgreSQL) store the instance waits as standby until it holds the lease,
+    and goes back to waiting when another instance takes the lease over.
+    """
     status = None
     if args.status:
         status = _status_address(args.status, args.status_token)
         if status is None:
             return 4
-    store = open_store(_state_place(args))
+    store = open_store(_state_place(args), lease=args.lease)
+    ending = [asyncio.create_task(_signalled())]  # a signal, or the duration is over
+    if args.duration is not None:
+        ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
     try:
-        restored = await store.open()
+        if isinstance(store, PostgresStore):
+            await store.connect()  # unreachable or refused: one line, exit 3
+        while True:
+            opening = asyncio.create_task(store.open())  # a standby waits here
+            comparing = None
+            if isinstance(store, PostgresStore):
+                comparing = asyncio.create_task(_compare_flows(store, flows))
+            await asyncio.wait([opening, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if comparing is not None:
+                comparing.cancel()
+                await asyncio.gather(comparing, return_exceptions=True)
+            if not opening.done():
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                _stopping(ending[0])
+                return 0
+            restored = opening.result()
+            where = store.path if isinstance(store, SqliteStore) else getattr(store, "where", "")
+            if store.durable:
+                log.info("state    %s: %d execution(s) to restore", where, len(restored.executions))
+            try:
+                return await _serve(args, registry, flows, store, restored, ending, status)
+            except FencingError:
+                log.info("standby  waiting to take the lease again")
     except StoreError as exc:
         log.error("%s", exc)
         return 3
-    if isinstance(store, SqliteStore):
-        log.info("state    %s: %d execution(s) to restore", store.path, len(restored.executions))
+    finally:
+        for task in ending:
+            task.cancel()
+        await asyncio.gather(*ending, return_exceptions=True)
+        await store.close()
+
+
+async def _serve(
+    args: argparse.Namespace,
+    registry: Registry,
+    flows: list[Flow],
+    store: Store,
+    restored: Restored,
+    ending: list[asyncio.Task[Any]],
+    status: tuple[str, int] | None,
+) -> int:
+    """Log in, run the engine on ``store`` until one of ``ending`` is done; the exit status.
+    Raises ``FencingError`` when another instance took the store over."""
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         sim = None
@@ -102,22 +159,16 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             stack.push_async_callback(served.cleanup)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
-        stopping = asyncio.create_task(_signalled())
-        ending = [running, stopping]  # the engine stops, a signal, or the duration is over
-        if args.duration is not None:
-            ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
-        tasks = list(ending)
+        tasks = [running, asyncio.create_task(_reload_on_hangup(watcher))]
         if args.reload:
             tasks.append(asyncio.create_task(watcher.run()))
-        tasks.append(asyncio.create_task(_reload_on_hangup(watcher)))
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         try:
-            done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
-            if running in done:
-                running.result()  # raises what stopped it
-            if stopping in done:
-                log.info("%s: stopping", stopping.result())
+            await asyncio.wait([running, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()  # raises what stopped it (FencingError: stepped down)
+            _stopping(ending[0])
         finally:
             for task in tasks:
                 task.cancel()
@@ -174,6 +225,38 @@ async def _reload_on_hangup(watcher: FlowWatcher) -> None:
             await watcher.reload(plugins_changed=True)
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+
+
+async def _compare_flows(store: PostgresStore, flows: list[Flow]) -> None:
+    """While standby: say (once per change) how the active's flows differ from these."""
+    mine = {flow.name: flow.digest for flow in flows if flow.enabled}
+    said: str | None = None
+    while True:
+        theirs = await store.peek_meta("flows")
+        if theirs is not None and theirs != said:
+            said = theirs
+            active = orjson.loads(theirs)
+            differ = [
+                f"{name} ({_difference(name in mine, name in active)})"
+                for name in sorted(set(mine) | set(active))
+                if mine.get(name) != active.get(name)
+            ]
+            if differ:
+                log.warning(
+                    "standby  the active runs other flows (its own rule until this instance "
+                    "takes over): %s",
+                    ", ".join(differ),
+                )
+        await asyncio.sleep(2)
+
+
+def _difference(here: bool, there: bool) -> str:
+    return "another version" if here and there else "only here" if here else "only on the active"
+
+
+def _stopping(signalled: asyncio.Task[str]) -> None:
+    if signalled.done() and not signalled.cancelled():
+        log.info("%s: stopping", signalled.result())
 
 
 def _state_place(args: argparse.Namespace) -> str | None:

@@ -17,11 +17,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 FLOW = """\
 flow: kill-voicemail
@@ -54,12 +52,6 @@ def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-d
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def gateway(sim_process: Callable[..., str]) -> str:
-    """A simulator process whose calls ring until someone acts."""
-    return sim_process(ring_timeout=600)
 
 
 class Engines:
