@@ -1,7 +1,9 @@
-"""Fixtures shared by the test packages: a simulator in a process of its own."""
+"""Fixtures shared by the test packages: a simulator in a process of its own, PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import socket
 import subprocess
@@ -11,9 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 import o2g_flows.sim
+from o2g_flows.engine.store.throwaway import throwaway_postgres
 
 
 def free_port() -> int:
@@ -58,3 +62,38 @@ def sim_process(tmp_path: Path) -> Iterator[Callable[..., str]]:
     for process in started:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server's URL: ``$O2G_TEST_POSTGRES``, else a throwaway server."""
+    given = os.environ.get("O2G_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
+_schemas = itertools.count(1)
+
+
+def new_schema(server: str) -> str:
+    """The URL of a new empty schema on ``server`` (as the connection's search_path)."""
+    schema = f"t{os.getpid()}_{next(_schemas)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in server else "?"
+    return f"{server}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url(postgres: str) -> str:
+    """A schema of its own on the test server: an empty PostgreSQL store."""
+    return new_schema(postgres)
+
+
+@pytest.fixture
+def pg_schema(postgres: str) -> Callable[[], str]:
+    """``url = pg_schema()``: a new empty schema on the test server, each call."""
+    return lambda: new_schema(postgres)

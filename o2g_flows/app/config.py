@@ -14,7 +14,7 @@ gateway:
   ca: /etc/o2g-flows/ca.pem
 flows: [/etc/o2g-flows/flows]
 plugins: [/etc/o2g-flows/plugins]
-state: /var/lib/o2g-flows/state.sqlite
+state: /var/lib/o2g-flows/state.sqlite   # or postgresql://... shared by several instances
 status: {listen: "127.0.0.1:8181", token_file: /etc/o2g-flows/status-token}
 logging: {level: info, format: json}
 ```
@@ -71,6 +71,7 @@ _OPTIONS = (
     _Option("paths", ("flows",), "O2G_FLOWS", list, ["flows"]),
     _Option("plugins", ("plugins",), "O2G_PLUGINS", list, []),
     _Option("state", ("state",), "O2G_STATE", str),
+    _Option("lease", ("lease",), "O2G_LEASE", (int, float), 4.0),
     _Option("grace", ("grace",), "O2G_GRACE", (int, float), 300.0),
     _Option("reload", ("reload",), "O2G_RELOAD", bool, True),
     _Option("timezone", ("timezone",), "O2G_TIMEZONE", str),
@@ -106,6 +107,7 @@ class Settings:
     paths: list[str] = field(default_factory=lambda: ["flows"])
     plugins: list[str] = field(default_factory=list)
     state: str | None = None
+    lease: float = 4.0
     grace: float = 300.0
     reload: bool = True
     timezone: str | None = None

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..engine import Engine, Observer
@@ -123,7 +123,7 @@ class _Live(Collector):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         live = GaugeMetricFamily(
             "o2g_flows_executions_live", "Executions running now, by flow.", labels=["flow"]
         )
@@ -138,3 +138,16 @@ class _Live(Collector):
         yield GaugeMetricFamily(
             "o2g_flows_flows_loaded", "Flows loaded.", value=len(self.engine.flows)
         )
+        store = self.engine.store
+        if hasattr(store, "takeovers"):  # a store shared by several instances (PostgreSQL)
+            yield CounterMetricFamily(
+                "o2g_flows_takeovers", "Times this instance became active.", store.takeovers
+            )
+            yield CounterMetricFamily(
+                "o2g_flows_stale_writes_refused",
+                "Writes refused because another instance had taken over.",
+                store.refused,
+            )
+            yield GaugeMetricFamily(
+                "o2g_flows_lease_token", "The fencing token of the lease held.", store.token or 0
+            )

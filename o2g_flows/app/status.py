@@ -135,8 +135,19 @@ async def _status(request: web.Request) -> web.Response:
                 {"flow": flow, "schedule": name, "next": _iso(due)}
                 for flow, name, due in engine.schedules.upcoming()
             ],
+            "store": _store_view(engine),
         }
     )
+
+
+def _store_view(engine: Engine) -> dict[str, Any]:
+    """Where the state is kept and, for a shared store, this instance's lease."""
+    store = engine.store
+    view: dict[str, Any] = {"kind": type(store).__name__, "durable": store.durable}
+    if hasattr(store, "token"):
+        view.update(role="active", token=store.token, takeovers=store.takeovers)
+        view["refused"] = store.refused
+    return view
 
 
 def _execution_view(engine: Engine, execution: Any) -> dict[str, Any]:

@@ -90,7 +90,6 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--lease",
         type=float,
-        default=4.0,
         metavar="SECONDS",
         help="with a PostgreSQL --state: how long the active instance may go without "
         "renewing its lease before a standby takes over (default 4; a killed active is "
@@ -141,6 +140,7 @@ _SETTING_FLAGS = (
     "insecure",
     "plugins",
     "state",
+    "lease",
     "grace",
     "reload",
     "timezone",

@@ -162,3 +162,37 @@ async def test_a_busy_port_is_an_os_error_and_leaves_nothing_open(served):
     with pytest.raises(OSError):
         await serve(app, "127.0.0.1", port)
     await asyncio.sleep(0)
+
+
+async def test_a_shared_store_shows_the_lease_in_status_and_metrics(pg_url):
+    from o2g_flows.engine.store import PostgresStore
+
+    store = PostgresStore(pg_url, lease=2.0, name="status-test")
+    engine = Engine(load_text(RING, "ring.yaml").flows, RecordingGateway(), store=store)
+    await store.connect()
+    await engine.start()
+    metrics = Metrics(engine)
+    runner = await serve(status_app(engine, metrics=metrics), "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as http:
+            shown = (await http.get("/api/status")).json()["store"]
+            assert shown == {
+                "kind": "PostgresStore",
+                "durable": True,
+                "role": "active",
+                "token": 1,
+                "takeovers": 1,
+                "refused": 0,
+            }
+            text = (await http.get("/metrics")).text
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        assert samples["o2g_flows_takeovers_total"] == 1
+        assert samples["o2g_flows_stale_writes_refused_total"] == 0
+        assert samples["o2g_flows_lease_token"] == 1
+    finally:
+        await runner.cleanup()
+        await engine.stop()

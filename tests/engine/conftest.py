@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from o2g_flows.client import O2GClient
@@ -22,7 +19,6 @@ from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_t
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.store import PostgresStore, SqliteStore, Store
-from o2g_flows.engine.store.throwaway import throwaway_postgres
 from o2g_flows.engine.testing import Recorder
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
 from o2g_flows.sim import Simulator
@@ -197,47 +193,18 @@ def call(control: httpx.AsyncClient) -> Callable[[str, str], Any]:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """A PostgreSQL server's URL: ``$O2G_TEST_POSTGRES``, else a throwaway server."""
-    given = os.environ.get("O2G_TEST_POSTGRES")
-    if given:
-        yield given
-        return
-    with throwaway_postgres() as url:
-        yield url
-
-
-_schemas = itertools.count(1)
-
-
-def new_schema(server: str) -> str:
-    """The URL of a new empty schema on ``server`` (as the connection's search_path)."""
-    schema = f"t{os.getpid()}_{next(_schemas)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in server else "?"
-    return f"{server}{joiner}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture
-def pg_url(postgres: str) -> str:
-    """A schema of its own on the test server: an empty PostgreSQL store."""
-    return new_schema(postgres)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest) -> Callable[[Path], Store]:
     """``stores(place)``: a new store object on the state kept at ``place`` (a folder):
     a SQLite file in it, or a PostgreSQL schema of its own."""
     if request.param == "sqlite":
         return lambda place: SqliteStore(place / "state.sqlite")
-    server = request.getfixturevalue("postgres")
+    schema = request.getfixturevalue("pg_schema")
     urls: dict[Path, str] = {}
 
     def make(place: Path) -> Store:
         if place not in urls:
-            urls[place] = new_schema(server)
+            urls[place] = schema()
         return PostgresStore(urls[place], lease=2.0)
 
     return make
