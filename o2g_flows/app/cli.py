@@ -148,12 +148,21 @@ def _status(args: argparse.Namespace) -> int:
 
 def _print_status(args: argparse.Namespace) -> int:
     status = _fetch(args, "/api/status")
+    if status.get("role") == "standby":
+        print(status["active"])
+        return 0
     executions = _fetch(args, "/api/executions")
     print(
         f"{len(status['flows'])} flow(s), {status['executions']} live execution(s), "
         f"{status['timers']} timer(s) pending, {status['finished']} finished "
         f"({status['failed']} with errors)"
     )
+    store = status["store"]
+    if store.get("token") is not None:
+        print(
+            f"active   lease token {store['token']} ({store['takeovers']} takeover(s), "
+            f"{store['refused']} stale write(s) refused)"
+        )
     for error in status["broken"]:
         print(f"broken   {error}")
     for flow in status["flows"]:

@@ -22,6 +22,7 @@ Nothing served holds a password, token or session cookie.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -29,32 +30,48 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..engine import Engine
+from ..engine import Engine, Store
 from ..engine.graph import mermaid
 from ..engine.reload import FlowWatcher
 from .metrics import Metrics
 
-__all__ = ["serve", "status_app"]
+__all__ = ["StatusBoard", "serve", "status_app"]
 
-_ENGINE = web.AppKey("engine", Engine)
-_WATCHER = web.AppKey("watcher", object)
-_METRICS = web.AppKey("metrics", object)
+
+@dataclass
+class StatusBoard:
+    """What the status server shows: the engine while this instance is active (None while
+    it waits as standby on a shared store), its watcher and metrics, and its store."""
+
+    engine: Engine | None = None
+    watcher: FlowWatcher | None = None
+    metrics: Metrics | None = None
+    store: Store | None = None
+
+
+_BOARD = web.AppKey("board", StatusBoard)
 _TOKEN = web.AppKey("token", object)
 _PAGE = web.AppKey("page", bytes)
 
 
+class _Standby(Exception):
+    """Asked for what only an active instance has."""
+
+
 def status_app(
-    engine: Engine,
+    source: Engine | StatusBoard,
     *,
     watcher: FlowWatcher | None = None,
     metrics: Metrics | None = None,
     token: str | None = None,
 ) -> web.Application:
-    """The status server's application for ``engine`` (and its watcher and metrics)."""
+    """The status server's application for an engine (and its watcher and metrics), or for
+    a ``StatusBoard`` the runner updates as the instance becomes active or standby."""
+    board = source
+    if isinstance(source, Engine):
+        board = StatusBoard(source, watcher, metrics, source.store)
     app = web.Application(middlewares=[_authorise])
-    app[_ENGINE] = engine
-    app[_WATCHER] = watcher
-    app[_METRICS] = metrics
+    app[_BOARD] = board  # type: ignore[assignment]
     app[_TOKEN] = token
     app[_PAGE] = resources.files(__package__).joinpath("status.html").read_bytes()
     app.router.add_get("/", _page)
@@ -89,7 +106,24 @@ async def _authorise(request: web.Request, handler: Any) -> web.StreamResponse:
         given = given or request.query.get("token", "")
         if not hmac.compare_digest(given.encode(), str(token).encode()):
             return _json({"error": "a valid token is required"}, status=401)
-    return await handler(request)
+    try:
+        return await handler(request)
+    except _Standby:
+        return _json({"error": _standby_text(request.app[_BOARD])}, status=503)
+
+
+def _standby_text(board: StatusBoard) -> str:
+    holder = getattr(board.store, "holder", None)
+    if holder:
+        return f"this instance is standby: {holder[0]} is active (token {holder[1]})"
+    return "this instance is standby: no engine runs here now"
+
+
+def _engine(request: web.Request) -> Engine:
+    engine = request.app[_BOARD].engine
+    if engine is None:
+        raise _Standby
+    return engine
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
@@ -106,8 +140,12 @@ async def _page(request: web.Request) -> web.Response:
 
 
 async def _status(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
-    watcher = request.app[_WATCHER]
+    board = request.app[_BOARD]
+    engine, watcher = board.engine, board.watcher
+    if engine is None:
+        return _json(
+            {"role": "standby", "active": _standby_text(board), "store": _store_view(board.store)}
+        )
     flows = []
     for name, runtime in sorted(engine.flows.items()):
         flow = runtime.flow
@@ -135,18 +173,22 @@ async def _status(request: web.Request) -> web.Response:
                 {"flow": flow, "schedule": name, "next": _iso(due)}
                 for flow, name, due in engine.schedules.upcoming()
             ],
-            "store": _store_view(engine),
+            "store": _store_view(engine.store),
         }
     )
 
 
-def _store_view(engine: Engine) -> dict[str, Any]:
+def _store_view(store: Store | None) -> dict[str, Any]:
     """Where the state is kept and, for a shared store, this instance's lease."""
-    store = engine.store
+    if store is None:
+        return {}
     view: dict[str, Any] = {"kind": type(store).__name__, "durable": store.durable}
     if hasattr(store, "token"):
-        view.update(role="active", token=store.token, takeovers=store.takeovers)
-        view["refused"] = store.refused
+        holder = getattr(store, "holder", None)
+        view.update(role="standby" if holder else "active", token=store.token)
+        view.update(takeovers=store.takeovers, refused=store.refused)
+        if holder:
+            view["holder"] = {"name": holder[0], "token": holder[1]}
     return view
 
 
@@ -165,7 +207,7 @@ def _execution_view(engine: Engine, execution: Any) -> dict[str, Any]:
 
 
 async def _executions(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
+    engine = _engine(request)
     flow = request.query.get("flow")
     if flow is not None and flow not in engine.flows:
         return _json({"error": f"no flow {flow!r} is loaded"}, status=404)
@@ -181,7 +223,7 @@ def _ident(request: web.Request) -> int | None:
 
 
 async def _execution(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
+    engine = _engine(request)
     ident = _ident(request)
     for execution in engine.executions():
         if execution.id == ident:
@@ -197,7 +239,7 @@ async def _execution(request: web.Request) -> web.Response:
 
 
 async def _traces(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
+    engine = _engine(request)
     failed = request.query.get("failed") in ("1", "true", "yes")
     try:
         limit = max(1, min(1000, int(request.query.get("limit", "100"))))
@@ -222,7 +264,7 @@ async def _traces(request: web.Request) -> web.Response:
 
 
 async def _trace(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
+    engine = _engine(request)
     ident = _ident(request)
     for trace in engine.traces:
         if trace.serial == ident:
@@ -231,7 +273,7 @@ async def _trace(request: web.Request) -> web.Response:
 
 
 async def _graph(request: web.Request) -> web.Response:
-    engine = request.app[_ENGINE]
+    engine = _engine(request)
     runtime = engine.flows.get(request.match_info["name"])
     if runtime is None:
         return _json({"error": f"no flow {request.match_info['name']!r} is loaded"}, status=404)
@@ -240,7 +282,9 @@ async def _graph(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    metrics = request.app[_METRICS]
+    metrics = request.app[_BOARD].metrics
+    if request.app[_BOARD].engine is None:
+        raise _Standby
     if metrics is None:
         return _json({"error": "metrics are off"}, status=404)
     return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")

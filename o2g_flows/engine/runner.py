@@ -36,6 +36,8 @@ from .traffic import play
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ..app import StatusBoard
+
 __all__ = ["run_flows"]
 
 log = logging.getLogger("o2g_flows.engine")
@@ -47,12 +49,21 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
     On a shared (PostgreSQL) store the instance waits as standby until it holds the lease,
     and goes back to waiting when another instance takes the lease over.
     """
-    status = None
+    address = None
     if args.status:
-        status = _status_address(args.status, args.status_token)
-        if status is None:
+        address = _status_address(args.status, args.status_token)
+        if address is None:
             return 4
     store = open_store(_state_place(args), lease=args.lease)
+    board: StatusBoard | None = None
+    status = None
+    if address is not None:  # served as standby too: it says which instance is active
+        from ..app import StatusBoard
+
+        board = StatusBoard(store=store)
+        status = await _serve_status(address, args.status_token, board)
+        if status is None:
+            return 4
     ending = [asyncio.create_task(_signalled())]  # a signal, or the duration is over
     if args.duration is not None:
         ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
@@ -78,7 +89,7 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             if store.durable:
                 log.info("state    %s: %d execution(s) to restore", where, len(restored.executions))
             try:
-                return await _serve(args, registry, flows, store, restored, ending, status)
+                return await _serve(args, registry, flows, store, restored, ending, board)
             except FencingError:
                 log.info("standby  waiting to take the lease again")
     except StoreError as exc:
@@ -89,6 +100,8 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             task.cancel()
         await asyncio.gather(*ending, return_exceptions=True)
         await store.close()
+        if status is not None:
+            await status.cleanup()
 
 
 async def _serve(
@@ -98,7 +111,7 @@ async def _serve(
     store: Store,
     restored: Restored,
     ending: list[asyncio.Task[Any]],
-    status: tuple[str, int] | None,
+    board: StatusBoard | None,
 ) -> int:
     """Log in, run the engine on ``store`` until one of ``ending`` is done; the exit status.
     Raises ``FencingError`` when another instance took the store over."""
@@ -152,11 +165,11 @@ async def _serve(
             plugins=lambda: discover(args.plugin_folders)[0],
             on_update=lambda _: live_run.follow_flows(),
         )
-        if status is not None:
-            served = await _serve_status(status, args.status_token, engine, watcher)
-            if served is None:
-                return 4
-            stack.push_async_callback(served.cleanup)
+        if board is not None:
+            from ..app import Metrics
+
+            board.engine, board.watcher, board.metrics = engine, watcher, Metrics(engine)
+            stack.callback(_standing_by, board)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
         tasks = [running, asyncio.create_task(_reload_on_hangup(watcher))]
@@ -197,13 +210,13 @@ def _status_address(text: str, token: str | None) -> tuple[str, int] | None:
 
 
 async def _serve_status(
-    address: tuple[str, int], token: str | None, engine: Engine, watcher: FlowWatcher
+    address: tuple[str, int], token: str | None, board: StatusBoard
 ) -> web.AppRunner | None:
     """Start the status server; None (and a line) if it cannot listen."""
-    from ..app import Metrics, serve, status_app
+    from ..app import serve, status_app
 
     host, port = address
-    app = status_app(engine, watcher=watcher, metrics=Metrics(engine), token=token)
+    app = status_app(board, token=token)
     try:
         runner = await serve(app, host, port)
     except OSError as exc:
@@ -211,6 +224,11 @@ async def _serve_status(
         return None
     log.info("status   http://%s:%d/ (API under /api, metrics at /metrics)", host, port)
     return runner
+
+
+def _standing_by(board: StatusBoard) -> None:
+    """The engine stopped (or stepped down): the status server shows no engine."""
+    board.engine = board.watcher = board.metrics = None
 
 
 async def _reload_on_hangup(watcher: FlowWatcher) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -196,3 +197,36 @@ async def test_a_shared_store_shows_the_lease_in_status_and_metrics(pg_url):
     finally:
         await runner.cleanup()
         await engine.stop()
+
+
+async def test_a_standby_says_which_instance_is_active(pg_url):
+    from o2g_flows.app import StatusBoard
+    from o2g_flows.engine.store import PostgresStore
+
+    active = PostgresStore(pg_url, lease=2.0, name="one")
+    await active.connect()
+    await active.open()
+    standby = PostgresStore(pg_url, lease=2.0, name="two")
+    await standby.connect()
+    waiting = asyncio.create_task(standby.open())
+    async with asyncio.timeout(10):
+        while standby.holder is None:
+            await asyncio.sleep(0.02)
+    runner = await serve(status_app(StatusBoard(store=standby)), "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as http:
+            status = (await http.get("/api/status")).json()
+            token = active.token
+            assert status["role"] == "standby"
+            assert status["active"] == f"this instance is standby: one is active (token {token})"
+            assert status["store"]["holder"] == {"name": "one", "token": token}
+            refused = await http.get("/api/executions")
+            assert refused.status_code == 503 and refused.json()["error"] == status["active"]
+            assert (await http.get("/metrics")).status_code == 503
+    finally:
+        await runner.cleanup()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await standby.close()
+        await active.close()

@@ -107,6 +107,8 @@ class PostgresStore(BatchedStore):
         self.poll = min(0.2, lease / 8)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.token: int | None = None
+        #: ``(name, token)`` of the active instance while this one waits as standby
+        self.holder: tuple[str | None, int] | None = None
         self.takeovers = 0
         self.refused = 0
         self._conn: psycopg.AsyncConnection | None = None
@@ -192,6 +194,7 @@ class PostgresStore(BatchedStore):
                 await self._disconnect()
                 await asyncio.sleep(self.poll)
                 continue
+            self.holder = holder
             if holder is None:
                 return
             unreachable = False
