@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -217,3 +219,25 @@ def stores(request: pytest.FixtureRequest) -> Callable[[Path], Store]:
 def gateway(sim_process: Callable[..., str]) -> str:
     """A simulator process whose calls ring until someone acts."""
     return sim_process(ring_timeout=600)
+
+
+@pytest.fixture
+def voicemail_audit(gateway: str) -> Callable[[str, str, list[str], int], None]:
+    """``voicemail_audit(log_text, flow, placed, kills)``: after engines were killed,
+    restarted or replaced while calls rang at alice's desk, check that no timer was lost
+    (every call placed reached her voicemail, once) and that no stored transition's action
+    was sent twice: the only repeat allowed is the redirect in flight at a kill (one per
+    kill at most), whose second try finds the call gone (its guard skips it)."""
+
+    def audit(text: str, flow: str, placed: list[str], kills: int) -> None:
+        assert "Traceback" not in text, text[-3000:]
+        pbx = httpx.get(f"{gateway}/sim/state", timeout=5).json()
+        assert not pbx["calls"]["calls"]
+        assert len(pbx["messaging"]["alice"]["voicemails"]) == len(placed)
+        ok = Counter(re.findall(rf"{flow}\[(\w+)\] redirect \(call=\w+, to=VOICEMAIL\) ok", text))
+        tried = Counter(re.findall(rf"{flow}\[(\w+)\] redirect(?: \(| skipped| failed)", text))
+        assert set(ok) <= set(placed) and set(ok.values()) <= {1}, ok
+        assert all(tried[ref] >= 1 for ref in placed), tried
+        assert sum(tried.values()) - len(placed) <= kills, tried
+
+    return audit
