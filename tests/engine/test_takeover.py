@@ -37,7 +37,7 @@ states:
     goto: end
 """
 
-KILLS = 10
+KILLS = 20
 
 
 def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
