@@ -181,7 +181,6 @@ class Engine:
         self.grace = grace
         self.explain = explain
         self.flows: dict[str, FlowRuntime] = {}
-        self._index = Index()
         self._ids = itertools.count(1)
         self._steps = StepRunner(gateway, self.clock, self.observe, self.emit)
         self._calls = CallReconciler()
