@@ -36,6 +36,11 @@ __all__ = [
 ]
 
 CONTEXT_NAMES = frozenset({"event", "key", "state", "vars", "now"})
+#: Limits on one expression, each named in its error: length, brackets (and ``!``) nested,
+#: levels of its syntax tree (``a || b || c ...`` adds one per operator).
+MAX_EXPRESSION_CHARS = 4000
+MAX_EXPRESSION_NESTING = 32
+MAX_EXPRESSION_LEVELS = 64
 GUARD_NAMES = CONTEXT_NAMES | {"call", "agent"}
 
 
@@ -71,12 +76,16 @@ class Expression:
     ) -> None:
         if not isinstance(source, str) or not source.strip():
             raise ExpressionError("empty expression", 0)
+        _check_size(source)
         try:
             compiled = jmespath.compile(source)
         except _jp_errors.ParseError as exc:
             raise ExpressionError(_parse_message(exc), exc.lex_position) from None
         except _jp_errors.JMESPathError as exc:
             raise ExpressionError(str(exc), 0) from None
+        except RecursionError:
+            raise ExpressionError(_NESTING, 0) from None
+        _check_levels(compiled.parsed)
         self.source = source
         self.parsed = compiled.parsed
         self.names = frozenset(_check(self.parsed, source, table, roots))
@@ -95,6 +104,53 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
+
+
+_NESTING = (
+    f"the expression nests brackets (or repeats !) deeper than {MAX_EXPRESSION_NESTING} "
+    "levels (max_expression_nesting)"
+)
+
+
+def _check_size(source: str) -> None:
+    """Refuse, before parsing, what JMESPath's recursive parser would choke on."""
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"the expression is {len(source):,} characters, over the limit of "
+            f"{MAX_EXPRESSION_CHARS:,} (max_expression_chars); compute parts with set:",
+            0,
+        )
+    depth = negations = 0
+    quote = ""
+    for offset, char in enumerate(source):
+        if quote:
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        negations = negations + 1 if char == "!" else negations if char == " " else 0
+        if depth > MAX_EXPRESSION_NESTING or negations > MAX_EXPRESSION_NESTING:
+            raise ExpressionError(_NESTING, offset)
+
+
+def _check_levels(tree: dict[str, Any]) -> None:
+    """Refuse a syntax tree deeper than the limit (walked without recursion)."""
+    pending = [(tree, 1)]
+    while pending:
+        node, level = pending.pop()
+        if level > MAX_EXPRESSION_LEVELS:
+            raise ExpressionError(
+                f"the expression has more than {MAX_EXPRESSION_LEVELS} levels "
+                "(max_expression_levels); split it with set: or several conditions",
+                0,
+            )
+        pending.extend(
+            (child, level + 1) for child in node.get("children", ()) if isinstance(child, dict)
+        )
 
 
 def _parse_message(exc: _jp_errors.ParseError) -> str:

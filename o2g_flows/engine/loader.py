@@ -20,12 +20,19 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from .._yaml import Location, SourceError, key_location, load_yaml, location_of
+from .._yaml import (
+    DEFAULT_LIMITS,
+    Limits,
+    Location,
+    SourceError,
+    YMap,
+    YSeq,
+    key_location,
+    location_of,
+    read_bytes,
+    read_yaml,
+)
 from ..spec import event_names
 from .actions import ActionSpec, check_type, describe_type
 from .expressions import (
@@ -140,7 +147,9 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"{value!r} is not a duration (a number of seconds, or 20s, 2m, 1h, 1d)")
 
 
-def load_flows(paths: Iterable[str | Path], registry: Registry | None = None) -> LoadResult:
+def load_flows(
+    paths: Iterable[str | Path], registry: Registry | None = None, limits: Limits = DEFAULT_LIMITS
+) -> LoadResult:
     """Load every ``*.yaml``/``*.yml`` file under ``paths`` (folders are searched recursively)."""
     registry = registry or Registry.builtin()
     result = LoadResult()
@@ -148,20 +157,31 @@ def load_flows(paths: Iterable[str | Path], registry: Registry | None = None) ->
     for file in _flow_files(paths, result):
         result.files.append(str(file))
         try:
-            text = file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            result.errors.append(SourceError(Location(str(file), 1, 1), f"cannot read: {exc}"))
+            text = read_bytes(file.read_bytes(), file, limits)
+        except OSError as exc:
+            where = Location(str(file), 1, 1)
+            result.errors.append(SourceError(where, f"cannot read: {exc.strerror or exc}"))
             continue
-        parsed.append(_FlowBuilder(text, str(file), registry).build())
+        except SourceError as exc:
+            result.errors.append(exc)
+            continue
+        parsed.append(_FlowBuilder(text, str(file), registry, limits).build())
     _finish(parsed, registry, result)
+    order = {name: index for index, name in enumerate(result.files)}
+    result.errors.sort(key=lambda error: order.get(error.location.file, -1))  # files in order
     return result
 
 
-def load_text(text: str, file: str = "<flow>", registry: Registry | None = None) -> LoadResult:
+def load_text(
+    text: str,
+    file: str = "<flow>",
+    registry: Registry | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> LoadResult:
     """Load one flow from YAML text (``file`` names it in errors)."""
     registry = registry or Registry.builtin()
     result = LoadResult(files=[file])
-    _finish([_FlowBuilder(text, file, registry).build()], registry, result)
+    _finish([_FlowBuilder(text, file, registry, limits).build()], registry, result)
     return result
 
 
@@ -208,7 +228,8 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
 class _FlowBuilder:
     """Validates one file, collecting every error."""
 
-    def __init__(self, text: str, file: str, registry: Registry) -> None:
+    def __init__(self, text: str, file: str, registry: Registry, limits: Limits) -> None:
+        self.limits = limits
         self.text = text
         self.file = file
         self.lines = text.splitlines()
@@ -231,20 +252,20 @@ class _FlowBuilder:
         return location_of(node, self.file, key)
 
     def at_key(self, node: Any, key: Any) -> Location:
-        if isinstance(node, CommentedMap):
+        if isinstance(node, YMap):
             return key_location(node, self.file, key)
         return self.at(node)
 
-    def keys(self, node: CommentedMap, allowed: Iterable[str], where: str) -> None:
+    def keys(self, node: YMap, allowed: Iterable[str], where: str) -> None:
         allowed = tuple(allowed)
         for key in node:
             if key not in allowed:
                 hint = _did_you_mean(key, allowed)
                 self.error(self.at_key(node, key), f"unknown key {key!r} in {where}{hint}")
 
-    def mapping(self, parent: Any, key: Any, where: str) -> CommentedMap | None:
+    def mapping(self, parent: Any, key: Any, where: str) -> YMap | None:
         value = parent[key]
-        if isinstance(value, CommentedMap):
+        if isinstance(value, YMap):
             return value
         self.error(self.at(parent, key), f"{where} must be a mapping, not {_kind(value)}")
         return None
@@ -259,51 +280,34 @@ class _FlowBuilder:
     # -- parsing ------------------------------------------------------------------------------
 
     def build(self) -> _FlowBuilder:
-        data = self._parse()
-        if data is None:
-            return self
-        if not isinstance(data, CommentedMap):
-            where = Location(self.file, 1, 1)
-            self.error(where, f"a flow file holds a mapping (flow: ...), not {_kind(data)}")
-            return self
-        self._flow(data)
+        """Check the file; whatever goes wrong ends as an error of this file alone."""
+        try:
+            self._build()
+        except Exception as exc:  # a loader bug must not take the other files down
+            self.flow = None
+            self.error(
+                Location(self.file, 1, 1),
+                f"the loader failed on this file ({type(exc).__name__}: {exc}); please report "
+                "it with the file",
+            )
         return self
 
-    def _parse(self) -> Any:
-        try:
-            root = YAML(typ="rt").compose(self.text)
-        except MarkedYAMLError:
-            try:
-                load_yaml(self.text, self.file)
-            except SourceError as exc:
-                self.errors.append(exc)
-            return None
-        if root is None:
-            self.error(Location(self.file, 1, 1), "empty file (a flow starts with flow: NAME)")
-            return None
-        self._duplicates(root)
-        yaml = YAML(typ="rt")
-        yaml.allow_duplicate_keys = True
-        return yaml.load(self.text)
+    def _build(self) -> None:
+        data = self._parse()
+        if data is None:
+            return
+        if not isinstance(data, YMap):
+            where = Location(self.file, 1, 1)
+            self.error(where, f"a flow file holds a mapping (flow: ...), not {_kind(data)}")
+            return
+        self._flow(data)
 
-    def _duplicates(self, node: Node) -> None:
-        if isinstance(node, MappingNode):
-            seen: dict[Any, int] = {}
-            for key, value in node.value:
-                name = getattr(key, "value", None)
-                if isinstance(name, str):
-                    mark = key.start_mark
-                    if name in seen:
-                        self.error(
-                            Location(self.file, mark.line + 1, mark.column + 1),
-                            f"duplicate key {name!r} (first at line {seen[name]})",
-                        )
-                    else:
-                        seen[name] = mark.line + 1
-                self._duplicates(value)
-        elif isinstance(node, SequenceNode):
-            for item in node.value:
-                self._duplicates(item)
+    def _parse(self) -> Any:
+        data, errors = read_yaml(self.text, self.file, self.limits)
+        self.errors.extend(errors)
+        if data is None and not errors:
+            self.error(Location(self.file, 1, 1), "empty file (a flow starts with flow: NAME)")
+        return None if errors and data is None else data
 
     # -- expressions --------------------------------------------------------------------------
 
@@ -381,7 +385,7 @@ class _FlowBuilder:
 
     # -- the flow -----------------------------------------------------------------------------
 
-    def _flow(self, data: CommentedMap) -> None:
+    def _flow(self, data: YMap) -> None:
         self.keys(data, FLOW_KEYS, "a flow")
         name = None
         if "flow" not in data:
@@ -482,7 +486,7 @@ class _FlowBuilder:
             on_reload=on_reload,
         )
 
-    def _users(self, data: CommentedMap) -> frozenset[str] | None:
+    def _users(self, data: YMap) -> frozenset[str] | None:
         if "users" not in data:
             return None
         value = data["users"]
@@ -490,12 +494,12 @@ class _FlowBuilder:
             return None
         if isinstance(value, str):
             return frozenset([value])
-        if isinstance(value, CommentedSeq) and value and all(isinstance(v, str) for v in value):
+        if isinstance(value, YSeq) and value and all(isinstance(v, str) for v in value):
             return frozenset(value)
         self.error(self.at(data, "users"), "users must be '*', a login name or a list of them")
         return None
 
-    def _mode(self, data: CommentedMap) -> tuple[str, int]:
+    def _mode(self, data: YMap) -> tuple[str, int]:
         mode, maximum = "single", 10
         if "mode" in data:
             if data["mode"] in MODES:
@@ -510,7 +514,7 @@ class _FlowBuilder:
                 self.error(self.at(data, "max"), "max must be an integer >= 1")
         return mode, maximum
 
-    def _vars(self, data: CommentedMap) -> dict[str, Any]:
+    def _vars(self, data: YMap) -> dict[str, Any]:
         if "vars" not in data:
             return {}
         node = self.mapping(data, "vars", "vars")
@@ -525,7 +529,7 @@ class _FlowBuilder:
             )
         return _plain(node)
 
-    def _rule(self, data: CommentedMap) -> list[Handler]:
+    def _rule(self, data: YMap) -> list[Handler]:
         events = self.events(data, "on")
         when = self.expression(data, "when") if "when" in data else None
         if "do" not in data:
@@ -534,9 +538,9 @@ class _FlowBuilder:
         steps = self.steps(data, "do")
         return [Handler(events, self.at_key(data, "on"), when, steps, END)]
 
-    def _schedules(self, data: CommentedMap) -> tuple[list[Schedule], list[Handler]]:
+    def _schedules(self, data: YMap) -> tuple[list[Schedule], list[Handler]]:
         """The ``schedule:`` entries, and the start handlers of those with ``do:``."""
-        items = _one_or_list(data, "schedule", CommentedMap)
+        items = _one_or_list(data, "schedule", YMap)
         if not items:
             self.error(self.at(data, "schedule"), "schedule must be a mapping or a list of them")
         schedules: list[Schedule] = []
@@ -609,7 +613,7 @@ class _FlowBuilder:
             (SCHEDULE_EVENT,), where, Expression(source, self.table), steps, END
         )
 
-    def _schedule_value(self, node: CommentedMap, kind: str, zone: ZoneInfo | None) -> Any:
+    def _schedule_value(self, node: YMap, kind: str, zone: ZoneInfo | None) -> Any:
         """The entry's ``cron`` text, ``every`` seconds, ``at`` ISO text or ``start`` (True)."""
         raw = node[kind]
         where = self.at(node, kind)
@@ -643,10 +647,10 @@ class _FlowBuilder:
             return None
         return str(raw).strip()
 
-    def _every(self, node: CommentedMap) -> float | None:
+    def _every(self, node: YMap) -> float | None:
         raw = node["every"]
         where = self.at(node, "every")
-        if isinstance(raw, CommentedMap):
+        if isinstance(raw, YMap):
             units = list(raw)
             if len(units) != 1 or units[0] not in ("seconds", "minutes", "hours"):
                 self.error(where, "every is a number of seconds or {seconds|minutes|hours: N}")
@@ -670,7 +674,7 @@ class _FlowBuilder:
 
     def _check_schedules(
         self,
-        data: CommentedMap,
+        data: YMap,
         schedules: list[Schedule],
         fired: list[Handler],
         start: list[Handler],
@@ -696,12 +700,12 @@ class _FlowBuilder:
                     f"or handle {SCHEDULE_EVENT} in on:, start: or a state",
                 )
 
-    def _machine(self, data: CommentedMap) -> tuple[list[Handler], dict[str, State]]:
+    def _machine(self, data: YMap) -> tuple[list[Handler], dict[str, State]]:
         start: list[Handler] = []
         if "start" not in data:
             self.error(self.at(data), "a machine needs start: (on, when, goto)")
         else:
-            items = _one_or_list(data, "start", CommentedMap)
+            items = _one_or_list(data, "start", YMap)
             if not items:
                 self.error(self.at(data, "start"), "start must be a mapping or a list of them")
             for parent, key in items:
@@ -739,7 +743,7 @@ class _FlowBuilder:
             self.error(self.at(node), "start needs goto: (the first state)")
         return Handler(events, self.at_key(node, "on"), when, steps, goto)
 
-    def _state(self, states: CommentedMap, name: Any) -> State | None:
+    def _state(self, states: YMap, name: Any) -> State | None:
         where = self.at_key(states, name)
         if not isinstance(name, str) or not _STATE.match(name):
             self.error(where, f"state name {name!r} must be an identifier")
@@ -749,8 +753,8 @@ class _FlowBuilder:
             return None
         node = states[name]
         if node is None:
-            node = CommentedMap()
-        elif not isinstance(node, CommentedMap):
+            node = YMap()
+        elif not isinstance(node, YMap):
             self.error(self.at(states, name), f"state {name!r} must be a mapping")
             return None
         self.keys(node, STATE_KEYS, f"state {name!r}")
@@ -774,7 +778,7 @@ class _FlowBuilder:
             self.error(where, f"state {name!r} has no way out (add on:, after: or goto:)")
         return state
 
-    def _handlers(self, node: CommentedMap, state: str) -> dict[str, list[Handler]]:
+    def _handlers(self, node: YMap, state: str) -> dict[str, list[Handler]]:
         table = self.mapping(node, "on", f"on: of state {state!r}")
         if table is None:
             return {}
@@ -802,8 +806,8 @@ class _FlowBuilder:
             handlers[event] = found
         return handlers
 
-    def _timers(self, node: CommentedMap) -> list[Timer]:
-        items = _one_or_list(node, "after", CommentedMap)
+    def _timers(self, node: YMap) -> list[Timer]:
+        items = _one_or_list(node, "after", YMap)
         if not items:
             self.error(self.at(node, "after"), "after must be a mapping (seconds, goto, do)")
         timers = []
@@ -841,19 +845,19 @@ class _FlowBuilder:
             timers.append(entry)
         return timers
 
-    def _on_missed(self, node: CommentedMap, timer: Timer) -> None:
+    def _on_missed(self, node: YMap, timer: Timer) -> None:
         """``on_missed: end | fire | {goto: STATE}``: a timer due too long ago at restart."""
         value = node["on_missed"]
         if value in ("end", "fire"):
             timer.on_missed = value
-        elif isinstance(value, CommentedMap) and list(value) == ["goto"]:
+        elif isinstance(value, YMap) and list(value) == ["goto"]:
             target = self.goto(value)
             if target is not None:
                 timer.on_missed, timer.missed_goto = "goto", target
         else:
             self.error(self.at(node, "on_missed"), "on_missed must be end, fire or {goto: STATE}")
 
-    def goto(self, node: CommentedMap) -> str | None:
+    def goto(self, node: YMap) -> str | None:
         """``node``'s ``goto:`` target (checked once every state is known), or None."""
         if "goto" not in node:
             return None
@@ -883,7 +887,7 @@ class _FlowBuilder:
             if name not in reached:
                 self.error(state.location, f"state {name!r} is never entered")
 
-    def events(self, node: CommentedMap, key: str) -> tuple[str, ...]:
+    def events(self, node: YMap, key: str) -> tuple[str, ...]:
         items = _one_or_list(node, key, str)
         if not items:
             self.error(self.at(node, key), "on: must be an event name or a list of them")
@@ -902,9 +906,9 @@ class _FlowBuilder:
 
     def steps(self, node: Any, key: Any) -> list[Step]:
         value = node[key]
-        if isinstance(value, CommentedMap | str):
+        if isinstance(value, YMap | str):
             return [step for step in [self._step(node, key)] if step]
-        if not isinstance(value, CommentedSeq):
+        if not isinstance(value, YSeq):
             self.error(self.at(node, key), "expected a list of actions")
             return []
         return [step for step in (self._step(value, i) for i in range(len(value))) if step]
@@ -918,12 +922,12 @@ class _FlowBuilder:
                 return None
             return self._args(
                 spec,
-                CommentedMap(),
+                YMap(),
                 None,
                 where,
                 Step(spec, {}, where, on_error=self.default_on_error),
             )
-        if not isinstance(item, CommentedMap):
+        if not isinstance(item, YMap):
             self.error(where, f"an action is a mapping like answer: {{...}}, not {_kind(item)}")
             return None
         names = [name for name in item if name not in STEP_KEYS]
@@ -959,7 +963,7 @@ class _FlowBuilder:
             self.error(where, f"unknown action {name!r}{hint}")
         return spec
 
-    def _on_error(self, item: CommentedMap, step: Step) -> None:
+    def _on_error(self, item: YMap, step: Step) -> None:
         value = item["on_error"]
         if value in ("continue", "stop"):
             step.on_error = value
@@ -967,7 +971,7 @@ class _FlowBuilder:
         target = None
         if isinstance(value, str) and value.startswith("goto "):
             target = value[5:].strip()
-        elif isinstance(value, CommentedMap) and list(value) == ["goto"]:
+        elif isinstance(value, YMap) and list(value) == ["goto"]:
             target = value["goto"] if isinstance(value["goto"], str) else None
         if not target:
             self.error(self.at(item, "on_error"), "on_error must be continue, stop or goto STATE")
@@ -977,16 +981,16 @@ class _FlowBuilder:
         self.gotos.append((target, self.at(item, "on_error")))
 
     def _args(
-        self, spec: ActionSpec, item: CommentedMap, name: Any, where: Location, step: Step
+        self, spec: ActionSpec, item: YMap, name: Any, where: Location, step: Step
     ) -> Step | None:
         raw = item[name] if name is not None else None
         container: Any = item
         if raw is None:
-            args_node: CommentedMap = CommentedMap()
-        elif isinstance(raw, CommentedMap):
+            args_node: YMap = YMap()
+        elif isinstance(raw, YMap):
             args_node = raw
         elif spec.shorthand is not None:
-            args_node = CommentedMap()
+            args_node = YMap()
             args_node[spec.shorthand] = raw
             step.args[spec.shorthand] = self.value(item, name)
             container = None
@@ -1048,16 +1052,16 @@ class _FlowBuilder:
 
     # -- tests --------------------------------------------------------------------------------
 
-    def _tests(self, data: CommentedMap) -> list[TestCase]:
+    def _tests(self, data: YMap) -> list[TestCase]:
         value = data["tests"]
         if value is None:
             return []
-        if not isinstance(value, CommentedSeq):
+        if not isinstance(value, YSeq):
             self.error(self.at(data, "tests"), "tests must be a list")
             return []
         return [case for case in (self._test(value, i) for i in range(len(value))) if case]
 
-    def _test(self, tests: CommentedSeq, index: int) -> TestCase | None:
+    def _test(self, tests: YSeq, index: int) -> TestCase | None:
         node = self.mapping(tests, index, "a test")
         if node is None:
             return None
@@ -1080,7 +1084,7 @@ class _FlowBuilder:
             case.until = self._duration(node, "until")
         if "events" in node:
             events = node["events"]
-            if isinstance(events, CommentedSeq):
+            if isinstance(events, YSeq):
                 case.events = [
                     e for e in (self._test_event(events, i) for i in range(len(events))) if e
                 ]
@@ -1088,7 +1092,7 @@ class _FlowBuilder:
                 self.error(self.at(node, "events"), "events must be a list")
         if "expect" in node:
             expect = node["expect"]
-            if isinstance(expect, CommentedSeq):
+            if isinstance(expect, YSeq):
                 case.expect = [
                     e for e in (self._expect(expect, i) for i in range(len(expect))) if e
                 ]
@@ -1107,9 +1111,7 @@ class _FlowBuilder:
             state = node["state"]
             if isinstance(state, str):
                 case.state = state
-            elif isinstance(state, CommentedMap) and all(
-                isinstance(v, str) for v in state.values()
-            ):
+            elif isinstance(state, YMap) and all(isinstance(v, str) for v in state.values()):
                 case.state = {str(k): v for k, v in state.items()}
             else:
                 self.error(
@@ -1117,14 +1119,14 @@ class _FlowBuilder:
                 )
         return case
 
-    def _duration(self, node: CommentedMap, key: str) -> float | None:
+    def _duration(self, node: YMap, key: str) -> float | None:
         try:
             return parse_duration(node[key])
         except ValueError as exc:
             self.error(self.at(node, key), str(exc))
             return None
 
-    def _test_event(self, events: CommentedSeq, index: int) -> TestEvent | None:
+    def _test_event(self, events: YSeq, index: int) -> TestEvent | None:
         node = self.mapping(events, index, "a test event")
         if node is None:
             return None
@@ -1148,7 +1150,7 @@ class _FlowBuilder:
         event = {"eventName": name, **_plain(payload)}
         return TestEvent(at or 0.0, event, where)
 
-    def _expect(self, expect: CommentedSeq, index: int) -> Expect | None:
+    def _expect(self, expect: YSeq, index: int) -> Expect | None:
         node = self.mapping(expect, index, "an expected action")
         if node is None:
             return None
@@ -1231,7 +1233,7 @@ def _one_or_list(node: Any, key: Any, single: type) -> list[tuple[Any, Any]]:
     """``(parent, key)`` of each item ``node[key]`` holds: each element of a list, the value
     itself if it is a ``single``, nothing otherwise."""
     value = node[key]
-    if isinstance(value, CommentedSeq):
+    if isinstance(value, YSeq):
         return [(value, i) for i in range(len(value))]
     if isinstance(value, single):
         return [(node, key)]

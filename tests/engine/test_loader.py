@@ -32,7 +32,8 @@ def test_a_valid_rule_loads_as_a_machine_with_one_step():
 
 def test_yaml_syntax_error_has_its_position():
     assert errors("flow: x\non: [OnCallCreated\n") == [
-        "f.yaml:3:1: while parsing a flow sequence expected ',' or ']', but got '<stream end>'"
+        "f.yaml:3:1: a list in [ ] is not closed (opened at line 2): add ']' (or a ',' "
+        "between items)"
     ]
 
 
