@@ -69,7 +69,7 @@ def truthy(value: Any) -> bool:
 class Expression:
     """A compiled JMESPath expression; ``names`` are the context names it reads."""
 
-    __slots__ = ("_run", "names", "parsed", "source")
+    __slots__ = ("_run", "names", "parsed", "source", "vars_read")
 
     def __init__(
         self, source: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES
@@ -88,7 +88,9 @@ class Expression:
         _check_levels(compiled.parsed)
         self.source = source
         self.parsed = compiled.parsed
-        self.names = frozenset(_check(self.parsed, source, table, roots))
+        variables: set[str] = set()
+        self.names = frozenset(_check(self.parsed, source, table, roots, variables))
+        self.vars_read = frozenset(variables)
         self._run = _closure(self.parsed, table)
 
     def evaluate(self, context: Any) -> Any:
@@ -343,11 +345,16 @@ _CHAINS = {
 
 
 def _check(
-    node: dict[str, Any], source: str, table: FunctionTable, roots: frozenset[str]
+    node: dict[str, Any],
+    source: str,
+    table: FunctionTable,
+    roots: frozenset[str],
+    variables: set[str],
 ) -> set[str]:
-    """The context names ``node`` reads; raises ``ExpressionError`` at the first problem."""
+    """The context names ``node`` reads (and in ``variables`` the ``vars.NAME`` it reads);
+    raises ``ExpressionError`` at the first problem."""
     names: set[str] = set()
-    _walk(node, True, source, table, roots, names)
+    _walk(node, True, source, table, roots, names, variables)
     return names
 
 
@@ -358,11 +365,18 @@ def _walk(
     table: FunctionTable,
     roots: frozenset[str],
     names: set[str],
+    variables: set[str],
 ) -> None:
     if not isinstance(node, dict):
         return
     kind = node["type"]
     children = node.get("children", [])
+    if kind == "subexpression" and at_root and len(children) >= 2:
+        head, field = children[0], children[1]
+        while field["type"] in ("index_expression", "projection", "subexpression"):
+            field = field["children"][0]
+        if head.get("value") == "vars" and head["type"] == field["type"] == "field":
+            variables.add(field["value"])
     if kind == "field":
         if at_root:
             _check_root(node["value"], source, roots)
@@ -373,20 +387,29 @@ def _walk(
     if kind in _CHAINS:
         # the first child reads the input, the rest read what it produced
         for i, child in enumerate(children):
-            _walk(child, at_root and i == 0, source, table, roots, names)
+            _walk(child, at_root and i == 0, source, table, roots, names, variables)
         return
     if kind == "expref":
         for child in children:
-            _walk(child, False, source, table, roots, names)
+            _walk(child, False, source, table, roots, names, variables)
         return
     for child in children:
-        _walk(child, at_root and kind in _SAME_INPUT, source, table, roots, names)
+        _walk(child, at_root and kind in _SAME_INPUT, source, table, roots, names, variables)
+
+
+_VALUES = {"null": "`null`", "true": "`true`", "false": "`false`"}
 
 
 def _check_root(name: str, source: str, roots: frozenset[str]) -> None:
     if name in roots:
         return
     offset = _find_word(source, name)
+    if name in _VALUES:
+        raise ExpressionError(
+            f"{name} without backquotes is a field name in JMESPath: write {_VALUES[name]} "
+            f"for the value, or '{name}' for the text",
+            offset,
+        )
     hint = difflib.get_close_matches(name, sorted(roots), n=1)
     suggestion = f"did you mean {hint[0] if hint else 'event.' + name}?"
     known = ", ".join(sorted(roots))
@@ -531,15 +554,22 @@ def format_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def compile_text(text: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
+def compile_text(
+    text: str,
+    table: FunctionTable,
+    roots: frozenset[str] = CONTEXT_NAMES,
+    report: Callable[[ExpressionError], None] | None = None,
+) -> Any:
     """A string as a template: itself if it holds no ``${``, else a ``Dynamic``.
 
-    Raises ``ExpressionError`` with the offset in ``text`` of the faulty part.
+    Each malformed part is an ``ExpressionError`` with its offset in ``text``: without
+    ``report`` the first is raised; with it, every one is reported and the text is kept.
     """
     if "${" not in text:
         return text
     parts: list[str | Expression] = []
     literal: list[str] = []
+    failed = False
     i = 0
     while i < len(text):
         if text.startswith("$${", i):
@@ -551,18 +581,29 @@ def compile_text(text: str, table: FunctionTable, roots: frozenset[str] = CONTEX
             i += 1
             continue
         end = _closing_brace(text, i + 2)
-        if end < 0:
-            raise ExpressionError("unclosed ${ (missing })", i)
-        inner = text[i + 2 : end]
         try:
-            expression = Expression(inner, table, roots)
+            if end < 0:
+                raise ExpressionError("unclosed ${ (missing })", i)
+            try:
+                expression = Expression(text[i + 2 : end], table, roots)
+            except ExpressionError as exc:
+                raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
         except ExpressionError as exc:
-            raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
+            if report is None:
+                raise
+            report(exc)
+            failed = True
+            if end < 0:
+                break
+            i = end + 1
+            continue
         if literal:
             parts.append("".join(literal))
             literal = []
         parts.append(expression)
         i = end + 1
+    if failed:
+        return text
     if literal:
         parts.append("".join(literal))
     if len(parts) == 1 and isinstance(parts[0], Expression):
@@ -606,18 +647,13 @@ def compile_value(
 ) -> Any:
     """A YAML value with every ``${...}`` compiled; plain parts stay plain.
 
-    ``on_error(path, error)`` is called for each malformed template (``path`` leads from
-    ``value`` to the faulty string) and the string is kept as it is; without it the first
-    ``ExpressionError`` is raised.
+    ``on_error(path, error)`` is called for each malformed part of a template (``path``
+    leads from ``value`` to the faulty string) and the string is kept as it is; without it
+    the first ``ExpressionError`` is raised.
     """
     if isinstance(value, str):
-        try:
-            return compile_text(value, table, roots)
-        except ExpressionError as exc:
-            if on_error is None:
-                raise
-            on_error(path, exc)
-            return value
+        report = None if on_error is None else lambda exc: on_error(path, exc)
+        return compile_text(value, table, roots, report)
     if isinstance(value, dict):
         items = {
             key: compile_value(item, table, roots, on_error, (*path, key))

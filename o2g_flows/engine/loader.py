@@ -34,7 +34,7 @@ from .._yaml import (
     read_yaml,
 )
 from ..spec import event_names
-from .actions import ActionSpec, check_type, describe_type
+from .actions import ActionSpec, check_call, check_type, describe_type
 from .expressions import (
     CONTEXT_NAMES,
     GUARD_NAMES,
@@ -109,6 +109,15 @@ _EVENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DURATION = re.compile(r"\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*)+\Z")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_VAR_USE = re.compile(r"(?<![\w.])vars\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _find_var(source: str, name: str) -> int:
+    """Where ``vars.NAME`` is written in an expression (0 if not as plainly)."""
+    for match in _VAR_USE.finditer(source):
+        if match.group(1) == name:
+            return match.start()
+    return 0
 
 
 @dataclass
@@ -242,6 +251,8 @@ class _FlowBuilder:
         self.names: set[str] = set()
         self.flow: Flow | None = None
         self.default_on_error = "stop"
+        self.var_uses: list[tuple[str, Location]] = []
+        self.assigned: set[str] = set()
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -331,6 +342,9 @@ class _FlowBuilder:
             self.error(where, f"bad expression: {exc.message}")
             return None
         self.names.update(expression.names)
+        for name in expression.vars_read:
+            offset = _find_var(source, name)
+            self.var_uses.append((name, self.scalar_position(parent, key, shift + offset)))
         return expression
 
     def value(self, parent: Any, key: Any, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
@@ -346,9 +360,39 @@ class _FlowBuilder:
 
         compiled = compile_value(_plain(parent[key]), self.table, roots, report)
         if isinstance(compiled, Dynamic):
+            read: set[str] = set()
             for expression in compiled.expressions():
                 self.names.update(expression.names)
+                read.update(expression.vars_read)
+            if read:
+                self._var_uses(parent, key, read)
         return compiled
+
+    def _var_uses(self, parent: Any, key: Any, read: set[str]) -> None:
+        """Where each ``vars.NAME`` of ``read`` is written in the value ``parent[key]``."""
+        value = parent[key]
+        if isinstance(value, str):
+            for match in _VAR_USE.finditer(value):
+                if match.group(1) in read:
+                    where = self.scalar_position(parent, key, match.start())
+                    self.var_uses.append((match.group(1), where))
+        elif isinstance(value, dict | list):
+            for inner in value if isinstance(value, dict) else range(len(value)):
+                self._var_uses(value, inner, read)
+
+    def _check_vars(self, declared: Iterable[str]) -> None:
+        """Every ``vars.NAME`` read is declared in vars:, set: by an action or named by as:."""
+        known = sorted({*declared, *self.assigned})
+        for name, where in self.var_uses:
+            if name in known:
+                continue
+            hint = _did_you_mean(name, known)
+            has = f"this flow's variables are {', '.join(known)}" if known else "it has none"
+            self.error(
+                where,
+                f"vars.{name} is not a variable of this flow ({has}; declare it in vars: or "
+                f"give it a value with set:){hint}",
+            )
 
     def scalar_position(self, parent: Any, key: Any, offset: int) -> Location:
         """Where character ``offset`` of the scalar ``parent[key]`` is in the file."""
@@ -460,6 +504,7 @@ class _FlowBuilder:
                 "a flow needs on: (a rule), start: and states: (a machine) or schedule:",
             )
 
+        self._check_vars(variables)
         tests = self._tests(data) if "tests" in data else []
         self._check_schedules(data, schedules, fired, start, states)
         start = fired + start
@@ -952,6 +997,7 @@ class _FlowBuilder:
             var = item["as"]
             if isinstance(var, str) and _VAR.match(var):
                 step.result_var = var
+                self.assigned.add(var)
             else:
                 self.error(self.at(item, "as"), "as: must be a variable name")
         return self._args(spec, item, name, step.location, step)
@@ -1008,6 +1054,7 @@ class _FlowBuilder:
                     )
                 else:
                     step.args[var] = self.value(args_node, var)
+                    self.assigned.add(var)
             return step if len(self.errors) == errors_before else None
         for arg in args_node:
             param = spec.param(arg)
@@ -1044,10 +1091,19 @@ class _FlowBuilder:
                         f"valid template: {exc}",
                     )
             elif param.required:
-                self.error(where, f"{spec.name} needs {param.name}:")
+                about = f" ({param.doc})" if param.doc else ""
+                self.error(where, f"{spec.name} is missing its {param.name}: argument{about}")
         step.args = {p.name: step.args[p.name] for p in spec.params if p.name in step.args}
         if spec.name == "emit" and isinstance(step.args.get("event"), str):
             self.emitted.add(step.args["event"])
+        if spec.name == "call" and isinstance(step.args.get("method"), str):
+            given = step.args.get("args")
+            items = given.items if isinstance(given, Dynamic) and hasattr(given, "items") else given
+            names = list(items) if isinstance(items, dict) else [] if given is None else None
+            for problem in check_call(step.args["method"], names):
+                self.error(
+                    self.at(args_node, "method") if container is not None else where, problem
+                )
         return step if len(self.errors) == errors_before else None
 
     # -- tests --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,6 +28,19 @@ FAST = {
     "channel_minute": 0.5,
 }
 START = 1_736_154_000.0  # 2025-01-06 09:00 UTC, a Monday
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """The CLI sets log levels and handlers: put them back after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    engine = logging.getLogger("o2g_flows.engine")
+    engine_level = engine.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    engine.setLevel(engine_level)
 
 
 @pytest.fixture

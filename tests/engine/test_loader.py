@@ -96,7 +96,7 @@ do:
   - forward: {to: voicemail, when: later}
 """
     assert errors(text) == [
-        "f.yaml:4:5: redirect needs to:",
+        "f.yaml:4:5: redirect is missing its to: argument (destination number)",
         "f.yaml:4:16: redirect has no argument 'cal' (did you mean call?); it takes call, to, "
         "anonymous, user",
         "f.yaml:5:30: agent_withdraw: reason must be an integer",
@@ -234,7 +234,7 @@ bogus: 1
         "f.yaml:2:5: unknown event 'OnCallCreatd' (did you mean OnCallCreated?)",
         "f.yaml:3:18: bad expression: incomplete expression",
         "f.yaml:5:5: unknown action 'answr' (did you mean answer?)",
-        "f.yaml:6:5: redirect needs to:",
+        "f.yaml:6:5: redirect is missing its to: argument (destination number)",
         "f.yaml:7:1: unknown key 'bogus' in a flow",
     ]
 
@@ -278,7 +278,7 @@ def test_plugin_actions_are_validated_like_built_in_ones():
     assert errors(ok, registry) == []
     bad = RULE.replace("answer: {}", "page: {urgent: maybe}")
     assert errors(bad, registry) == [
-        "f.yaml:4:5: page needs text:",
+        "f.yaml:4:5: page is missing its text: argument",
         "f.yaml:4:20: page: urgent must be true or false",
     ]
 
