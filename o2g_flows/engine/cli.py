@@ -126,6 +126,9 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
 
 def _validate(args: argparse.Namespace) -> int:
     _, result = _load(args)
+    if not result.files and not result.errors:
+        print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
+        return 1
     for error in result.errors:
         print(error)
     print(
@@ -139,6 +142,9 @@ def _test(args: argparse.Namespace) -> int:
     from .testing import replay, run_tests
 
     registry, result = _load(args)
+    if not result.files and not result.errors:
+        print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
+        return 1
     for error in result.errors:
         print(error)
     if args.replay:

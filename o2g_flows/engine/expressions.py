@@ -157,11 +157,11 @@ def _check_levels(tree: dict[str, Any]) -> None:
 
 def _parse_message(exc: _jp_errors.ParseError) -> str:
     token = exc.token_value
-    if isinstance(exc, _jp_errors.IncompleteExpressionError):
+    if isinstance(exc, _jp_errors.IncompleteExpressionError) or exc.token_type == "eof":
         return "incomplete expression"
     if isinstance(exc, _jp_errors.LexerError):
         return f"bad token {token!r}" if token else "bad token"
-    return f"unexpected {token!r}" if token not in (None, "") else "syntax error"
+    return f"unexpected {token!r}" if token not in (None, "") else "incomplete expression"
 
 
 # -- closures -------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ SCHEDULE_KINDS = ("cron", "every", "at", "start")
 STEP_KEYS = ("guard", "on_error", "as")
 TEST_KEYS = ("name", "start", "vars", "fail", "events", "expect", "absent", "state", "until")
 
+#: After an unknown name with no close match: it may come from a plugin not loaded.
+PLUGIN_HINT = " (if a plugin provides it, load its folder with --plugins DIR)"
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _STATE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -218,7 +221,7 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
     for builder in builders:
         for name, location in builder.event_refs:
             if name not in known:
-                hint = _did_you_mean(name, sorted(known))
+                hint = _did_you_mean(name, sorted(known)) or PLUGIN_HINT
                 builder.error(location, f"unknown event {name!r}{hint}")
         flow = builder.flow
         if flow is not None and not builder.errors:
@@ -1005,7 +1008,7 @@ class _FlowBuilder:
     def _action(self, name: Any, where: Location) -> ActionSpec | None:
         spec = self.registry.actions.get(name) if isinstance(name, str) else None
         if spec is None:
-            hint = _did_you_mean(name, sorted(self.registry.actions))
+            hint = _did_you_mean(name, sorted(self.registry.actions)) or PLUGIN_HINT
             self.error(where, f"unknown action {name!r}{hint}")
         return spec
 

@@ -246,7 +246,10 @@ def test_a_broken_flow_never_stops_the_others(tmp_path: Path):
     (tmp_path / "sub" / "also-good.yml").write_text(RULE.replace("greet", "greet2"))
     result = load_flows([tmp_path])
     assert sorted(flow.name for flow in result.flows) == ["greet", "greet2"]
-    assert [str(e) for e in result.errors] == [f"{tmp_path / 'bad.yaml'}:2:5: unknown event 'Nope'"]
+    assert [str(e) for e in result.errors] == [
+        f"{tmp_path / 'bad.yaml'}:2:5: unknown event 'Nope' "
+        "(if a plugin provides it, load its folder with --plugins DIR)"
+    ]
 
 
 def test_flow_names_are_unique_across_files(tmp_path: Path):
