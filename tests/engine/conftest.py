@@ -56,7 +56,7 @@ def flows() -> Callable[..., list[Flow]]:
 
 @pytest.fixture
 def offline(flows: Callable[..., list[Flow]]) -> Callable[..., OfflineEngine]:
-    """``offline(text, registry=None, **engine_options)``: the public ``OfflineEngine`` on the flows."""
+    """``offline(text, registry=None, **options)``: the public ``OfflineEngine`` on the flows."""
 
     def make(text: str, registry: Registry | None = None, **options: Any) -> OfflineEngine:
         return OfflineEngine(
