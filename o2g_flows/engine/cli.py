@@ -89,6 +89,9 @@ def register(subparsers: Any) -> None:
         "validate", help="check flows and report every error (exit 1 if any)"
     )
     _paths(validate)
+    validate.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit 1 on any)"
+    )
     validate.set_defaults(handler=_validate)
 
     test = subparsers.add_parser(
@@ -131,11 +134,18 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     for error in result.errors:
         print(error)
+    _print_warnings(result)
+    warned = f", {len(result.warnings)} warning(s)" if result.warnings else ""
     print(
-        f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s) in "
+        f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s){warned} in "
         f"{len(result.files)} file(s)"
     )
-    return 1 if result.errors else 0
+    return 1 if result.errors or (args.strict and result.warnings) else 0
+
+
+def _print_warnings(result: LoadResult) -> None:
+    for warning in result.warnings:
+        print(f"{warning.location}: warning: {warning.message}")
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -147,6 +157,7 @@ def _test(args: argparse.Namespace) -> int:
         return 1
     for error in result.errors:
         print(error)
+    _print_warnings(result)
     if args.replay:
         report = asyncio.run(replay(result.flows, args.replay, registry, args.timezone))
         print(report.report())

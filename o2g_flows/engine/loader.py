@@ -60,6 +60,7 @@ from .model import (
     TestEvent,
     Timer,
 )
+from .reach import reach_warnings
 from .registry import Registry
 from .schedules import local_time
 
@@ -130,6 +131,7 @@ class LoadResult:
     flows: list[Flow] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    warnings: list[SourceError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -235,6 +237,7 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
         result.errors.extend(builder.errors)
         if builder.flow is not None and not builder.errors:
             result.flows.append(builder.flow)
+    result.warnings = reach_warnings(result.flows)
 
 
 class _FlowBuilder:

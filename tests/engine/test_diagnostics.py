@@ -116,3 +116,48 @@ def test_names_a_plugin_may_provide_hint_at_plugins():
 def test_validate_of_an_empty_folder_fails(tmp_path: Path, capsys):
     assert main(["validate", str(tmp_path)]) == 1
     assert capsys.readouterr().out == f"no flow files (*.yaml, *.yml) in {tmp_path}\n"
+
+
+def warnings(text: str, registry=None) -> list[str]:
+    return [f"{w.location}: {w.message}" for w in load_text(text, "f.yaml", registry).warnings]
+
+
+def test_events_that_cannot_produce_the_key_or_pass_users_are_warned_about():
+    from o2g_flows.engine.registry import Registry
+
+    registry = Registry.builtin()
+    registry.event("Alarm")
+    assert warnings("flow: a\nusers: [alice]\non: Alarm\ndo: [{log: x}]\n", registry) == [
+        "f.yaml:3:1: Alarm comes from a plugin: if it carries none of callRef, loginName, "
+        "schedule (what the key event.callRef || event.loginName || event.schedule reads), "
+        "the flow drops it; set key:",
+        "f.yaml:3:1: Alarm may name no user (loginName), and users: alice keeps such events "
+        "out; drop users: or filter with when:",
+    ]
+    assert warnings("flow: a\nkey: event.level\non: Alarm\ndo: [{log: x}]\n", registry) == [
+        "f.yaml:3:1: Alarm comes from a plugin: if it carries none of level (what the key "
+        "event.level reads), the flow drops it; set key:"
+    ]
+    text = "flow: u\non: OnUserCreated\ndo: [{log: x}]\n"
+    assert warnings(text) == [
+        "f.yaml:2:1: OnUserCreated carries none of callRef, loginName, schedule (what the key "
+        "event.callRef || event.loginName || event.schedule reads): the flow drops every one; "
+        "set key:"
+    ]
+    assert warnings("flow: c\non: OnCallCreated\ndo: [answer]\n") == []
+
+
+def test_emitted_events_are_known_by_their_data(tmp_path: Path, capsys):
+    (tmp_path / "a.yaml").write_text(
+        "flow: a\non: OnCallCreated\ndo:\n"
+        "  - emit: {event: Escalated, data: {callRef: '${event.callRef}'}}\n"
+    )
+    (tmp_path / "b.yaml").write_text("flow: b\nusers: [bob]\non: Escalated\ndo: [{log: x}]\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{tmp_path / 'b.yaml'}:3:1: warning: Escalated names no user (loginName), and users: "
+        "bob keeps such events out; drop users: or filter with when:",
+        "2 flow(s) valid, 0 error(s), 1 warning(s) in 2 file(s)",
+    ]
+    assert main(["validate", "--strict", str(tmp_path)]) == 1
