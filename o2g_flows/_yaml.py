@@ -28,6 +28,7 @@ __all__ = [
     "Limits",
     "Location",
     "SourceError",
+    "TagHandler",
     "YMap",
     "YSeq",
     "key_location",
@@ -73,7 +74,7 @@ def load_yaml(text: str, file: str | Path) -> Any:
 def location_of(node: Any, file: str | Path, key: Any = None) -> Location:
     """Where ``node`` (or its entry ``key``: the value of a mapping, the item of a list) is."""
     if isinstance(node, YMap | YSeq):
-        return Location(str(file), *node.position(key))
+        return Location(node.file or str(file), *node.position(key))
     line = column = 0
     if isinstance(node, CommentedMap):
         line, column = node.lc.line, node.lc.col
@@ -89,7 +90,7 @@ def location_of(node: Any, file: str | Path, key: Any = None) -> Location:
 def key_location(node: CommentedMap | YMap, file: str | Path, key: Any) -> Location:
     """Where the key ``key`` of a mapping is written."""
     if isinstance(node, YMap):
-        return Location(str(file), *node.key_position(key))
+        return Location(node.file or str(file), *node.key_position(key))
     line, column = node.lc.key(key)
     return Location(str(file), line + 1, column + 1)
 
@@ -120,11 +121,12 @@ DEFAULT_LIMITS = Limits()
 class YMap(dict):
     """A mapping read from YAML, with the 0-based position of itself and of its entries."""
 
-    __slots__ = ("at", "keys_at", "values_at")
+    __slots__ = ("at", "file", "keys_at", "values_at")
 
-    def __init__(self, at: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, at: tuple[int, int] = (0, 0), file: str | None = None) -> None:
         super().__init__()
         self.at = at
+        self.file = file
         self.keys_at: dict[Any, tuple[int, int]] = {}
         self.values_at: dict[Any, tuple[int, int]] = {}
 
@@ -142,11 +144,12 @@ class YMap(dict):
 class YSeq(list):
     """A list read from YAML, with the 0-based position of itself and of its items."""
 
-    __slots__ = ("at", "items_at")
+    __slots__ = ("at", "file", "items_at")
 
-    def __init__(self, at: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, at: tuple[int, int] = (0, 0), file: str | None = None) -> None:
         super().__init__()
         self.at = at
+        self.file = file
         self.items_at: list[tuple[int, int]] = []
 
     def position(self, index: Any = None) -> tuple[int, int]:
@@ -157,8 +160,9 @@ class YSeq(list):
         return line + 1, column + 1
 
 
-#: A local tag's handler: (the scalar's text, where it is) -> the value it stands for.
-TagHandler = Callable[[str, Location], Any]
+#: A local tag's handler: (the scalar's text, where it is) -> the value it stands for, and
+#: the errors found getting it (located where they are: an included file's, for instance).
+TagHandler = Callable[[str, Location], tuple[Any, list[SourceError]]]
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
@@ -287,7 +291,9 @@ class _Reader:
                     )
                 self.collection_tag(event)
                 at = (event.start_mark.line, event.start_mark.column)
-                container = YMap(at) if kind is yaml.MappingStartEvent else YSeq(at)
+                container = (
+                    YMap(at, self.file) if kind is yaml.MappingStartEvent else YSeq(at, self.file)
+                )
                 if event.anchor:
                     self.open_anchors.add(event.anchor)
                 stack.append(_Frame(container, event.anchor))
@@ -395,7 +401,9 @@ class _Reader:
             return _resolve(text) if not event.style and tag is None else text
         where = self.at(event.start_mark)
         if tag in self.tags:
-            return self.tags[tag](text, where)
+            value, errors = self.tags[tag](text, where)
+            self.errors.extend(errors)
+            return value
         if not tag.startswith(_CORE):
             known = ", ".join(sorted(self.tags)) or "none here"
             self.errors.append(

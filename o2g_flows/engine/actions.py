@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_ACTIONS",
+    "FOR_EACH",
+    "MAX_FOR_EACH",
     "ActionContext",
     "ActionSpec",
     "Param",
@@ -464,7 +466,28 @@ async def _call(ctx: ActionContext, args: dict[str, Any]) -> Any:
     return await ctx.gateway.invoke(method, kwargs, ctx.action)
 
 
+#: The action that runs its ``do:`` once per item of a list (the step runner runs it).
+FOR_EACH = "for_each"
+#: At most this many items per for_each (more is an error of the action).
+MAX_FOR_EACH = 1000
+
+
+async def _for_each(ctx: ActionContext, args: dict[str, Any]) -> Any:
+    raise ActionError("for_each runs in the step runner")  # never called: see executor
+
+
 _ENGINE_ACTIONS = (
+    ActionSpec(
+        FOR_EACH,
+        _for_each,
+        (
+            Param("items", type="any", required=True, doc="the list to go through"),
+            Param("as", doc="the name of the item in do: (default item)"),
+            Param("do", type="any", required=True, doc="the actions run for each item"),
+        ),
+        "Run the actions of do: once for each item of a list (the item is ${item}).",
+        effect=False,
+    ),
     ActionSpec(
         "set", _set, doc="Set execution variables (vars.NAME).", effect=False, free_form=True
     ),

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .actions import ActionContext, check_type, describe_type
+from .actions import FOR_EACH, MAX_FOR_EACH, ActionContext, check_type, describe_type
 from .expressions import Dynamic, EvaluationError, render, truthy
 from .gateway import ActionError, Gateway, error_details
 from .model import Flow, Step
@@ -51,6 +51,8 @@ class StepRunner:
             if not passed:
                 observe.skipped(self.clock.time(), execution, step.name, "guard is false")
                 return "skipped"
+        if step.name == FOR_EACH:
+            return await self._for_each(flow, execution, step, context)
         started = time.perf_counter()
         args: dict[str, Any] = {}
         try:
@@ -79,6 +81,34 @@ class StepRunner:
         observe.action(self.clock.time(), execution, step.name, args, True, result, ms)
         if step.result_var:
             execution.set_vars({step.result_var: result}, flow.vars)
+        return "ok"
+
+    async def _for_each(
+        self, flow: Flow, execution: Execution, step: Step, context: dict[str, Any]
+    ) -> str:
+        """Run ``do`` for each item (its name set in the context); a failing inner action
+        that stops stops the loop and the execution's actions."""
+        args: dict[str, Any] = {"as": step.args["as"]}
+        try:
+            items = render(step.args["items"], context)
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                raise ActionError(f"for_each: items must be a list, got {items!r}")
+            if len(items) > MAX_FOR_EACH:
+                raise ActionError(f"for_each: {len(items)} items, over the limit of {MAX_FOR_EACH}")
+        except (EvaluationError, ActionError) as exc:
+            error = {"message": str(exc)}
+            self.observe.action(self.clock.time(), execution, step.name, args, False, error, 0.0)
+            return step.on_error
+        args["items"] = len(items)
+        self.observe.action(self.clock.time(), execution, step.name, args, True, None, 0.0)
+        for item in items:
+            inner = {**context, step.args["as"]: item}
+            for sub in step.args["do"]:
+                outcome = await self.run(flow, execution, sub, inner)
+                if outcome == "stop":
+                    return "stop"
         return "ok"
 
     async def _guard(

@@ -34,7 +34,7 @@ from .._yaml import (
     read_yaml,
 )
 from ..spec import event_names
-from .actions import ActionSpec, check_call, check_type, describe_type
+from .actions import FOR_EACH, ActionSpec, check_call, check_type, describe_type
 from .expressions import (
     CONTEXT_NAMES,
     GUARD_NAMES,
@@ -63,6 +63,7 @@ from .model import (
 from .reach import reach_warnings
 from .registry import Registry
 from .schedules import local_time
+from .tags import flow_tags, is_flow_file
 
 __all__ = [
     "DEFAULT_KEY",
@@ -170,19 +171,15 @@ def load_flows(
     parsed: list[_FlowBuilder] = []
     for file in _flow_files(paths, result):
         result.files.append(str(file))
+        builder = _FlowBuilder("", str(file), registry, limits)
         try:
-            text = read_bytes(file.read_bytes(), file, limits)
+            builder.text = read_bytes(file.read_bytes(), file, limits)
         except OSError as exc:
-            where = Location(str(file), 1, 1)
-            result.errors.append(SourceError(where, f"cannot read: {exc.strerror or exc}"))
-            continue
+            builder.error(Location(str(file), 1, 1), f"cannot read: {exc.strerror or exc}")
         except SourceError as exc:
-            result.errors.append(exc)
-            continue
-        parsed.append(_FlowBuilder(text, str(file), registry, limits).build())
+            builder.errors.append(exc)
+        parsed.append(builder if builder.errors else builder.build())
     _finish(parsed, registry, result)
-    order = {name: index for index, name in enumerate(result.files)}
-    result.errors.sort(key=lambda error: order.get(error.location.file, -1))  # files in order
     return result
 
 
@@ -205,7 +202,11 @@ def _flow_files(paths: Iterable[str | Path], result: LoadResult) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in (".yaml", ".yml") and p.is_file() and is_flow_file(p, path)
+                )
             )
         elif path.is_file():
             files.append(path)
@@ -233,7 +234,14 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
                 )
             else:
                 names[flow.name] = flow.location
-        builder.errors.sort(key=lambda error: (error.location.line, error.location.column))
+        builder.errors.sort(
+            key=lambda error: (
+                error.location.file != builder.file,  # its own, then those of included files
+                error.location.file,
+                error.location.line,
+                error.location.column,
+            )
+        )
         result.errors.extend(builder.errors)
         if builder.flow is not None and not builder.errors:
             result.flows.append(builder.flow)
@@ -247,7 +255,6 @@ class _FlowBuilder:
         self.limits = limits
         self.text = text
         self.file = file
-        self.lines = text.splitlines()
         self.registry = registry
         self.table = registry.functions
         self.errors: list[SourceError] = []
@@ -259,6 +266,7 @@ class _FlowBuilder:
         self.default_on_error = "stop"
         self.var_uses: list[tuple[str, Location]] = []
         self.assigned: set[str] = set()
+        self.item_names: frozenset[str] = frozenset()  # names for_each gives its do:
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -310,6 +318,7 @@ class _FlowBuilder:
         return self
 
     def _build(self) -> None:
+        self.lines = self.text.splitlines()
         data = self._parse()
         if data is None:
             return
@@ -320,7 +329,8 @@ class _FlowBuilder:
         self._flow(data)
 
     def _parse(self) -> Any:
-        data, errors = read_yaml(self.text, self.file, self.limits)
+        tags = flow_tags(self.file, self.limits)
+        data, errors = read_yaml(self.text, self.file, self.limits, tags)
         self.errors.extend(errors)
         if data is None and not errors:
             self.error(Location(self.file, 1, 1), "empty file (a flow starts with flow: NAME)")
@@ -331,6 +341,7 @@ class _FlowBuilder:
     def expression(
         self, parent: Any, key: Any, roots: frozenset[str] = CONTEXT_NAMES
     ) -> Expression | None:
+        roots = roots | self.item_names
         value = parent[key]
         if not isinstance(value, str):
             self.error(self.at(parent, key), f"expected a JMESPath expression, not {_kind(value)}")
@@ -355,6 +366,7 @@ class _FlowBuilder:
 
     def value(self, parent: Any, key: Any, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
         """A YAML value with its templates compiled (errors reported at their spot)."""
+        roots = roots | self.item_names
 
         def report(path: tuple[Any, ...], exc: ExpressionError) -> None:
             node, last = parent, key
@@ -404,7 +416,7 @@ class _FlowBuilder:
         """Where character ``offset`` of the scalar ``parent[key]`` is in the file."""
         start = self.at(parent, key)
         line, column = start.line - 1, start.column - 1
-        if line >= len(self.lines):
+        if line >= len(self.lines) or start.file != self.file:
             return start
         text = self.lines[line]
         indicator = text[column] if column < len(text) else ""
@@ -995,6 +1007,10 @@ class _FlowBuilder:
         if spec is None:
             return None
         step = Step(spec, {}, self.at_key(item, name), on_error=self.default_on_error)
+        if spec.name == FOR_EACH:
+            step = self._for_each(item, name, step)
+            if step is None:
+                return None
         if "guard" in item:
             step.guard = self.expression(item, "guard", GUARD_NAMES)
         if "on_error" in item:
@@ -1006,7 +1022,39 @@ class _FlowBuilder:
                 self.assigned.add(var)
             else:
                 self.error(self.at(item, "as"), "as: must be a variable name")
+        if spec.name == FOR_EACH:
+            return step
         return self._args(spec, item, name, step.location, step)
+
+    def _for_each(self, item: YMap, name: str, step: Step) -> Step | None:
+        """``for_each: {items: LIST, as: NAME, do: [actions]}``: ``do`` for each item."""
+        node = self.mapping(item, name, "for_each")
+        if node is None:
+            return None
+        self.keys(node, ("items", "as", "do"), "for_each")
+        if "items" not in node or "do" not in node:
+            self.error(step.location, "for_each needs items: (a list) and do: (the actions)")
+            return None
+        alias = node.get("as", "item")
+        if not isinstance(alias, str) or not _VAR.match(alias) or alias in CONTEXT_NAMES:
+            taken = ", ".join(sorted(CONTEXT_NAMES))
+            self.error(
+                self.at(node, "as"),
+                f"for_each as: names the item (an identifier other than {taken})",
+            )
+            return None
+        items = self.value(node, "items")
+        outer = self.item_names
+        self.item_names = outer | {alias}
+        try:
+            steps = self.steps(node, "do")
+        finally:
+            self.item_names = outer
+        for inner in steps:
+            if inner.on_error == "goto":
+                self.error(inner.location, "on_error: goto is not allowed inside for_each")
+        step.args = {"items": items, "as": alias, "do": steps}
+        return step
 
     def _action(self, name: Any, where: Location) -> ActionSpec | None:
         spec = self.registry.actions.get(name) if isinstance(name, str) else None
