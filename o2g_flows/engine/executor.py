@@ -18,7 +18,7 @@ from .gateway import ActionError, Gateway, error_details
 from .model import Flow, Step
 from .observer import Observer
 from .state import Execution
-from .timers import Clock
+from .timers import Clock, VirtualClock
 
 __all__ = ["StepRunner"]
 
@@ -53,6 +53,31 @@ class StepRunner:
                 return "skipped"
         if step.name == FOR_EACH:
             return await self._for_each(flow, execution, step, context)
+        attempts = step.retry.attempts if step.retry else 1
+        for attempt in range(1, attempts + 1):
+            outcome, error = await self._attempt(flow, execution, step, context)
+            if error is None or step.retry is None or attempt == attempts:
+                return outcome
+            if not step.retry.covers(error):
+                return outcome
+            delay = step.retry.delay
+            text = f"{step.name} failed ({error['message']}): attempt {attempt + 1} of "
+            observe.note(self.clock.time(), execution, f"{text}{attempts} in {delay:g}s")
+            await self._wait(delay)
+        return "ok"  # not reached: the last attempt returns
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait between two attempts; on a virtual clock the time passes at once."""
+        if isinstance(self.clock, VirtualClock):
+            self.clock.now += seconds
+        else:
+            await asyncio.sleep(seconds)
+
+    async def _attempt(
+        self, flow: Flow, execution: Execution, step: Step, context: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Run the action once: the outcome, and the error when it failed."""
+        observe = self.observe
         started = time.perf_counter()
         args: dict[str, Any] = {}
         try:
@@ -76,12 +101,12 @@ class StepRunner:
             error = {"message": str(exc) or type(exc).__name__, **details}
             ms = (time.perf_counter() - started) * 1000
             observe.action(self.clock.time(), execution, step.name, args, False, error, ms)
-            return step.on_error
+            return step.on_error, error
         ms = (time.perf_counter() - started) * 1000
         observe.action(self.clock.time(), execution, step.name, args, True, result, ms)
         if step.result_var:
             execution.set_vars({step.result_var: result}, flow.vars)
-        return "ok"
+        return "ok", None
 
     async def _for_each(
         self, flow: Flow, execution: Execution, step: Step, context: dict[str, Any]

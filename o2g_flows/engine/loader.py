@@ -53,6 +53,7 @@ from .model import (
     Expect,
     Flow,
     Handler,
+    Retry,
     Schedule,
     State,
     Step,
@@ -101,7 +102,9 @@ STATE_KEYS = ("enter", "exit", "on", "after", "goto")
 TIMER_KEYS = ("seconds", "minutes", "hours", "do", "goto", "on_missed")
 SCHEDULE_KEYS = ("name", "cron", "every", "at", "start", "timezone", "when", "do")
 SCHEDULE_KINDS = ("cron", "every", "at", "start")
-STEP_KEYS = ("guard", "on_error", "as")
+STEP_KEYS = ("guard", "on_error", "as", "retry")
+RETRY_KEYS = ("attempts", "delay", "on")
+MAX_ATTEMPTS = 10
 TEST_KEYS = ("name", "start", "vars", "fail", "events", "expect", "absent", "state", "until")
 
 #: After an unknown name with no close match: it may come from a plugin not loaded.
@@ -1015,6 +1018,8 @@ class _FlowBuilder:
             step.guard = self.expression(item, "guard", GUARD_NAMES)
         if "on_error" in item:
             self._on_error(item, step)
+        if "retry" in item:
+            step.retry = self._retry(item)
         if "as" in item:
             var = item["as"]
             if isinstance(var, str) and _VAR.match(var):
@@ -1025,6 +1030,31 @@ class _FlowBuilder:
         if spec.name == FOR_EACH:
             return step
         return self._args(spec, item, name, step.location, step)
+
+    def _retry(self, item: YMap) -> Retry | None:
+        """``retry: {attempts: N, delay: 10s, on: [text...]}`` (``retry: N``: N attempts)."""
+        node = item["retry"]
+        if isinstance(node, int) and not isinstance(node, bool):
+            node = YMap()
+            node["attempts"] = item["retry"]
+        if not isinstance(node, YMap):
+            self.error(self.at(item, "retry"), "retry is {attempts: N, delay: 10s, on: [...]}")
+            return None
+        self.keys(node, RETRY_KEYS, "retry")
+        attempts = node.get("attempts", 3)
+        if not isinstance(attempts, int) or isinstance(attempts, bool):
+            attempts = 0
+        if not 2 <= attempts <= MAX_ATTEMPTS:
+            where = self.at(node, "attempts") if "attempts" in node else self.at(item, "retry")
+            self.error(where, f"retry attempts is a whole number from 2 to {MAX_ATTEMPTS}")
+            return None
+        delay = self._duration(node, "delay") if "delay" in node else 5.0
+        on = node.get("on", [])
+        on = [on] if isinstance(on, str) else on
+        if not isinstance(on, list) or not all(isinstance(text, str) for text in on):
+            self.error(self.at(node, "on"), "retry on: is error text or a list of them")
+            return None
+        return None if delay is None else Retry(attempts, delay, tuple(on))
 
     def _for_each(self, item: YMap, name: str, step: Step) -> Step | None:
         """``for_each: {items: LIST, as: NAME, do: [actions]}``: ``do`` for each item."""

@@ -98,3 +98,44 @@ def test_for_each_is_checked_at_load():
         "f.yaml:12:41: bad template: unknown name 'agnt' (the context has agent, event, key, "
         "now, state, vars; did you mean agent?)"
     ]
+
+
+LOGOFF = """\
+flow: closing-logoff
+key: event.schedule
+schedule:
+  - name: closing
+    cron: "0 18 * * *"
+    do:
+      - agent_logoff: {user: agent1}
+        retry: {attempts: 3, delay: 1m, on: CALL_IN_PROGRESS}
+"""
+
+
+async def test_retry_tries_a_refused_action_again(offline):
+    run = offline(LOGOFF, failures={"agent_logoff": "CALL_IN_PROGRESS: a call is in progress"})
+    await run.engine.start()
+    await run.advance(9 * 3600)
+    records = run.records()
+    assert [(r.action, r.ok) for r in records] == [("agent_logoff", False)] * 3
+    assert [r.at - records[0].at for r in records] == [0, 60, 120]
+    (trace,) = list(run.engine.traces)
+    notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
+    assert notes[:2] == [
+        "agent_logoff failed (CALL_IN_PROGRESS: a call is in progress): attempt 2 of 3 in 60s",
+        "agent_logoff failed (CALL_IN_PROGRESS: a call is in progress): attempt 3 of 3 in 60s",
+    ]
+
+
+async def test_retry_only_on_the_errors_it_names(offline):
+    run = offline(LOGOFF, failures={"agent_logoff": "NOT_FOUND: no such agent"})
+    await run.engine.start()
+    await run.advance(9 * 3600)
+    assert [(r.action, r.ok) for r in run.records()] == [("agent_logoff", False)]
+
+
+def test_retry_is_checked_at_load():
+    text = LOGOFF.replace("{attempts: 3, delay: 1m, on: CALL_IN_PROGRESS}", "{attempts: 50}")
+    assert [str(e) for e in load_text(text, "f.yaml").errors] == [
+        "f.yaml:8:27: retry attempts is a whole number from 2 to 10"
+    ]
