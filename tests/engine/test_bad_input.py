@@ -234,3 +234,13 @@ def test_fuzzed_text_never_crashes_and_every_error_is_located(parts: list[str]):
     result = load_text("".join(parts), "fuzz.yaml")
     assert located(result)
     assert result.flows or result.errors
+
+
+def test_run_reports_a_broken_file_and_runs_the_good_ones(tmp_path: Path, capsys):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    laughs = "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9))
+    (tmp_path / "laughs.yaml").write_text("flow: x\nvars:\n  l0: &l0 [a, a, a]\n" + laughs)
+    assert main(["run", str(tmp_path), "--no-traffic", "--no-reload", "--duration", "0.3"]) == 0
+    err = capsys.readouterr().err
+    assert "laughs.yaml:" in err and "(max_alias_values)" in err
+    assert "no valid flow to run" not in err
