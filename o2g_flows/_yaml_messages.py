@@ -15,7 +15,11 @@ def syntax_error(exc: Any, text: str, file: str) -> _yaml.SourceError:
     line, column = (mark.line, mark.column) if mark else (0, 0)
     start = exc.context_mark
     lines = text.splitlines()
-    message = _explain(str(exc.problem or ""), str(exc.context or ""), line, start, lines)
+    char = lines[line][column] if line < len(lines) and column < len(lines[line]) else ""
+    problem = str(exc.problem or "")
+    if char == "\t" and "cannot start any token" in problem:
+        problem = "tab character"
+    message = _explain(problem, str(exc.context or ""), line, start, lines)
     return _yaml.SourceError(_yaml.Location(file, line + 1, column + 1), message)
 
 
@@ -61,17 +65,29 @@ def _explain(problem: str, context: str, line: int, start: Any, lines: list[str]
 def _indent_hint(line: int, start: Any, lines: list[str]) -> str:
     if start is None or line >= len(lines):
         return "check its indentation"
-    here = len(lines[line]) - len(lines[line].lstrip(" "))
-    expected = start.column
-    said = f"it is indented {_spaces(here)}, its block {_spaces(expected)}"
-    if here < expected:
-        return f"{said}; indent it by {_spaces(expected)}"
-    if here > expected:
-        return (
-            f"{said}; indent it by {_spaces(expected)}, or end the line above with ':' if it "
-            "should hold this one"
-        )
-    return "check the line above it (a missing ':' or an unclosed quote?)"
+    here = _indent(lines[line])
+    if here == start.column:
+        return "check the line above it (a missing ':' or an unclosed quote?)"
+    levels: dict[int, int] = {}  # indentation -> the last line above written with it
+    for number in range(start.line, line):
+        text = lines[number]
+        if text.strip() and not text.lstrip().startswith("#"):
+            levels[_indent(text)] = number + 1
+    shallower = [level for level in levels if level < here]
+    deeper = [level for level in levels if level > here]
+    choices = [
+        f"by {_spaces(level)} like line {levels[level]}"
+        for level in (max(shallower, default=None), min(deeper, default=None))
+        if level is not None
+    ]
+    said = f"it is indented {_spaces(here)}"
+    if not choices:
+        return f"{said}; indent it like the lines above it"
+    return f"{said}; indent it {' or '.join(choices)}"
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
 
 
 def _spaces(count: int) -> str:

@@ -28,6 +28,28 @@ def located(result: LoadResult) -> bool:
     return all(LOCATED.match(str(error)) and error.location.line >= 1 for error in result.errors)
 
 
+def test_yaml_syntax_errors_are_rewritten_for_people():
+    text = "flow: x\nstates:\n  a:\n    on:\n      OnCallRemoved: {goto: end}\n   after: 2\n"
+    assert errors(text) == [
+        "f.yaml:6:4: this line is not lined up with the keys of its block (opened at line 3): "
+        "it is indented 3 spaces; indent it by 2 spaces like line 3 or by 4 spaces like line 4"
+    ]
+    assert errors("flow: x\non: OnCallCreated\ndo:\n  - log: a\n   - log: b\n") == [
+        "f.yaml:5:4: this line is not lined up with the list items above it (opened at line 4): "
+        "give each item '- ' at the same indentation, and nothing else at that level"
+    ]
+    assert errors("flow: x\n  on: OnCallCreated\n") == [
+        "f.yaml:2:5: a ':' here starts a key where none can be: either this line is indented "
+        "deeper than the keys above it, or a value holding ': ' needs quotes"
+    ]
+    assert errors("flow: x\ndescription: `quoted`\n") == [
+        "f.yaml:2:14: a value cannot start with '`' in YAML; put the value in quotes"
+    ]
+    assert errors("flow: x\ndo:\n\t- log: a\n") == [
+        "f.yaml:3:1: a tab in the indentation; YAML indents with spaces only"
+    ]
+
+
 def test_control_characters_are_located_errors():
     for char, code in (("\x00", "U+0000"), ("\x0b", "U+000B"), ("\x7f", "U+007F")):
         assert errors(f"flow: x\non: OnCallCreated\ndo: [log: 'a{char}b']\n") == [
