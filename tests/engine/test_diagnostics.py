@@ -161,3 +161,19 @@ def test_emitted_events_are_known_by_their_data(tmp_path: Path, capsys):
         "2 flow(s) valid, 0 error(s), 1 warning(s) in 2 file(s)",
     ]
     assert main(["validate", "--strict", str(tmp_path)]) == 1
+
+
+async def test_call_refuses_an_engine_owned_method_computed_at_run_time(offline):
+    run = offline(
+        'flow: c\non: OnCallCreated\ndo:\n  - call: {method: "${event.method}"}\n'
+        "    on_error: continue\n"
+    )
+    await run.send("OnCallCreated", callRef="c1", method="_connection.close")
+    await run.send("OnCallCreated", callRef="c2", method="sessions.close")
+    assert run.sent() == []  # nothing reached the client
+    assert [ok for *_, ok in run.recorder.actions] == [False, False]
+    first, second = run.engine.traces.query(flow="c")
+    (action,) = [entry for entry in first.entries if entry[1] == "action"]
+    assert "call: '_connection.close' is not a method flows may call" in str(action)
+    (action,) = [entry for entry in second.entries if entry[1] == "action"]
+    assert "call: 'sessions.close' is not a method flows may call" in str(action)
