@@ -15,6 +15,7 @@ from ..plugins import discover
 from .loader import LoadResult, load_flows
 from .registry import Registry
 from .traffic import load_traffic
+from .webhook import DEFAULT_HOST, DEFAULT_PORT, WEBHOOK_EVENT, WebhookServer, webhook_source
 
 __all__ = ["register"]
 
@@ -78,6 +79,14 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--no-reload", action="store_true", help="do not watch the flow and plugin folders"
+    )
+    run.add_argument(
+        "--webhook",
+        metavar="HOST:PORT",
+        default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help="where POST /hooks/NAME is received when a flow listens to OnWebhook (default "
+        f"{DEFAULT_HOST}:{DEFAULT_PORT}; elsewhere than loopback needs "
+        "$O2G_FLOWS_WEBHOOK_TOKEN)",
     )
     run.add_argument("--redact", action="store_true", help="mask phone numbers in kept traces")
     run.add_argument(
@@ -187,6 +196,14 @@ def _run(args: argparse.Namespace) -> int:
     if not result.flows:
         log.error("no valid flow to run")
         return 1
+    if any(WEBHOOK_EVENT in flow.events() for flow in result.flows):
+        try:  # bound now: a port in use stops here, in one line, not a deaf engine later
+            host, _, port = args.webhook.rpartition(":")
+            server = WebhookServer(host, int(port), os.environ.get("O2G_FLOWS_WEBHOOK_TOKEN", ""))
+            registry.sources["webhook"] = webhook_source(server.bind())
+        except (OSError, ValueError) as exc:
+            log.error("%s", exc)
+            return 2
     args.steps = []
     if args.server is None and not args.no_traffic:
         if args.traffic and not Path(args.traffic).is_file():

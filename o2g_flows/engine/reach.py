@@ -48,20 +48,23 @@ def emitted_fields(flows: Iterable[Flow]) -> dict[str, frozenset[str] | None]:
     return found
 
 
-def reach_warnings(flows: list[Flow]) -> list[SourceError]:
-    """A warning for each event a flow listens to that its key or ``users:`` would drop."""
+def reach_warnings(flows: list[Flow], default_key: str) -> list[SourceError]:
+    """A warning for each event a flow listens to that its key or ``users:`` would drop
+    (for events whose fields are unknown, only with the ``default_key``)."""
     emitted = emitted_fields(flows)
     warnings = []
     for flow in flows:
         read = _key_fields(flow.key)
         for name, where in _listened(flow):
             fields = _fields(name, emitted)
-            if read is not None and not (fields is not None and fields & read):
+            unknown = fields is None and flow.key.source == default_key
+            if read is not None and (unknown or (fields is not None and not fields & read)):
                 fields_read = ", ".join(sorted(read))
                 if fields is None:
                     text = (
-                        f"{name} comes from a plugin: if it carries none of {fields_read} (what "
-                        f"the key {flow.key.source} reads), the flow drops it; set key:"
+                        f"{name} is not an O2G event and its fields are unknown: if it carries "
+                        f"none of {fields_read} (what the default key reads), the flow drops "
+                        "it; set key:"
                     )
                 else:
                     text = (

@@ -128,16 +128,13 @@ def test_events_that_cannot_produce_the_key_or_pass_users_are_warned_about():
     registry = Registry.builtin()
     registry.event("Alarm")
     assert warnings("flow: a\nusers: [alice]\non: Alarm\ndo: [{log: x}]\n", registry) == [
-        "f.yaml:3:1: Alarm comes from a plugin: if it carries none of callRef, loginName, "
-        "schedule (what the key event.callRef || event.loginName || event.schedule reads), "
-        "the flow drops it; set key:",
+        "f.yaml:3:1: Alarm is not an O2G event and its fields are unknown: if it carries none "
+        "of callRef, loginName, schedule (what the default key reads), the flow drops it; "
+        "set key:",
         "f.yaml:3:1: Alarm may name no user (loginName), and users: alice keeps such events "
         "out; drop users: or filter with when:",
     ]
-    assert warnings("flow: a\nkey: event.level\non: Alarm\ndo: [{log: x}]\n", registry) == [
-        "f.yaml:3:1: Alarm comes from a plugin: if it carries none of level (what the key "
-        "event.level reads), the flow drops it; set key:"
-    ]
+    assert warnings("flow: a\nkey: event.level\non: Alarm\ndo: [{log: x}]\n", registry) == []
     text = "flow: u\non: OnUserCreated\ndo: [{log: x}]\n"
     assert warnings(text) == [
         "f.yaml:2:1: OnUserCreated carries none of callRef, loginName, schedule (what the key "

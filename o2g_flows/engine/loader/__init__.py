@@ -162,7 +162,7 @@ def _finish(builders: list[_FlowBuilder], registry: Registry, result: LoadResult
         result.errors.extend(builder.errors)
         if builder.flow is not None and not builder.errors:
             result.flows.append(builder.flow)
-    result.warnings = reach_warnings(result.flows)
+    result.warnings = reach_warnings(result.flows, DEFAULT_KEY)
 
 
 class _FlowBuilder(FlowGrammar, ActionBinding, TestGrammar):
