@@ -371,6 +371,13 @@ def _walk(
         return
     kind = node["type"]
     children = node.get("children", [])
+    if kind in ("subexpression", "index_expression") and children[0]["type"] == "not_expression":
+        negated = _find_word(source, "!")
+        raise ExpressionError(
+            "! applies to what follows it up to the first '.' or '[' (!event.busy is "
+            "(!event).busy, always null): write !(event.busy)",
+            negated,
+        )
     if kind == "subexpression" and at_root and len(children) >= 2:
         head, field = children[0], children[1]
         while field["type"] in ("index_expression", "projection", "subexpression"):

@@ -174,3 +174,11 @@ async def test_call_refuses_an_engine_owned_method_computed_at_run_time(offline)
     assert "call: '_connection.close' is not a method flows may call" in str(action)
     (action,) = [entry for entry in second.entries if entry[1] == "action"]
     assert "call: 'sessions.close' is not a method flows may call" in str(action)
+
+
+def test_a_negation_that_would_always_be_null_is_a_load_error():
+    text = 'flow: n\non: OnCallCreated\nwhen: "event.a && !event.busy"\ndo: [answer]\n'
+    assert errors(text) == [
+        "f.yaml:3:19: bad expression: ! applies to what follows it up to the first '.' or '[' "
+        "(!event.busy is (!event).busy, always null): write !(event.busy)"
+    ]
