@@ -12,6 +12,7 @@ import difflib
 import json
 import operator
 import re
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "Expression",
     "ExpressionError",
     "compile_value",
+    "expression",
     "format_value",
     "render",
     "truthy",
@@ -153,6 +155,28 @@ def _check_levels(tree: dict[str, Any]) -> None:
         pending.extend(
             (child, level + 1) for child in node.get("children", ()) if isinstance(child, dict)
         )
+
+
+#: Compiled expressions by function table, then by (source, roots): a flow repeats the same
+#: ones (``${event.callRef}``, ``${key}``...), and an ``Expression`` never changes.
+_COMPILED: weakref.WeakKeyDictionary[FunctionTable, dict[tuple[str, frozenset[str]], Expression]]
+_COMPILED = weakref.WeakKeyDictionary()
+_MAX_COMPILED = 100_000
+
+
+def expression(
+    source: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES
+) -> Expression:
+    """``Expression(source, table, roots)``, compiled once per table (errors raise each time)."""
+    compiled = _COMPILED.get(table)
+    if compiled is None:
+        compiled = _COMPILED[table] = {}
+    found = compiled.get((source, roots))
+    if found is None:
+        if len(compiled) >= _MAX_COMPILED:
+            compiled.clear()
+        found = compiled[(source, roots)] = Expression(source, table, roots)
+    return found
 
 
 def _parse_message(exc: _jp_errors.ParseError) -> str:
@@ -592,7 +616,7 @@ def compile_text(
             if end < 0:
                 raise ExpressionError("unclosed ${ (missing })", i)
             try:
-                expression = Expression(text[i + 2 : end], table, roots)
+                compiled = expression(text[i + 2 : end], table, roots)
             except ExpressionError as exc:
                 raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
         except ExpressionError as exc:
@@ -607,7 +631,7 @@ def compile_text(
         if literal:
             parts.append("".join(literal))
             literal = []
-        parts.append(expression)
+        parts.append(compiled)
         i = end + 1
     if failed:
         return text

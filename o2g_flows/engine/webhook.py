@@ -79,7 +79,11 @@ class WebhookServer:
             self.bind()
         assert self.sock is not None
         app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_post("/hooks/{name}", lambda request: self._receive(request, emit))
+
+        async def receive(request: web.Request) -> web.Response:
+            return await self._receive(request, emit)
+
+        app.router.add_post("/hooks/{name}", receive)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, self.sock).start()

@@ -27,6 +27,7 @@ from ..expressions import (
     ExpressionError,
     compile_value,
 )
+from ..expressions import expression as compiled_expression
 from ..model import (
     Flow,
 )
@@ -211,7 +212,7 @@ class Builder:
         else:
             shift = len(value) - len(value.lstrip())
         try:
-            expression = Expression(source, self.table, roots)
+            expression = compiled_expression(source, self.table, roots)
         except ExpressionError as exc:
             where = self.scalar_position(parent, key, shift + (exc.offset or 0))
             self.error(where, f"bad expression: {exc.message}")
@@ -271,39 +272,30 @@ class Builder:
             )
 
     def scalar_position(self, parent: Any, key: Any, offset: int) -> Location:
-        """Where character ``offset`` of the scalar ``parent[key]`` is in the file."""
+        """Where character ``offset`` of the scalar ``parent[key]`` is in the file (the rows
+        after the first are read one by one: the cost is the scalar's, not the file's)."""
         start = self.at(parent, key)
         line, column = start.line - 1, start.column - 1
-        if line >= len(self.lines) or start.file != self.file:
+        lines = self.lines
+        if line >= len(lines) or start.file != self.file:
             return start
-        text = self.lines[line]
+        text = lines[line]
         indicator = text[column] if column < len(text) else ""
-        if indicator in "|>":
-            rows = self.lines[line + 1 :]
-            line += 1
-        else:
-            if indicator in "\"'":
-                column += 1
-            rows = [text[column:], *self.lines[line + 1 :]]
-            first = True
-            for row in rows:
-                body = row if first else row.lstrip()
-                pad = column if first else len(row) - len(body)
-                if offset <= len(body):
-                    return Location(self.file, line + 1, pad + offset + 1)
-                offset -= len(body) + 1
-                line += 1
-                first = False
-            return start
-        for row in rows:
+        if indicator not in "|>":
+            column += 1 if indicator in "\"'" else 0
+            body = text[column:]
+            if offset <= len(body):
+                return Location(self.file, line + 1, column + offset + 1)
+            offset -= len(body) + 1
+        line += 1
+        while line < len(lines):
+            row = lines[line]
             body = row.lstrip()
             if offset <= len(body):
                 return Location(self.file, line + 1, len(row) - len(body) + offset + 1)
             offset -= len(body) + 1
             line += 1
         return start
-
-    # -- the flow -----------------------------------------------------------------------------
 
     def _duration(self, node: YMap, key: str) -> float | None:
         try:
