@@ -4,32 +4,67 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
+from importlib import metadata
 
-_COMMAND_MODULES = ("o2g_flows.engine.cli", "o2g_flows.sim.cli", "o2g_flows.client.cli")
+from .engine.console import setup_console
+
+_COMMAND_MODULES = (
+    "o2g_flows.engine.cli",
+    "o2g_flows.app.cli",
+    "o2g_flows.sim.cli",
+    "o2g_flows.client.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="o2g-flows", description="Automation flows for Alcatel-Lucent Enterprise O2G."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _logging_options(parser, argparse.SUPPRESS)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for subparser in subparsers.choices.values():  # -v, -q... also after the subcommand
+        _logging_options(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _logging_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logging"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="warnings and errors only"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=default,
+        help="text lines (default) or one JSON object a line, for log shippers",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks of failures"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("o2g-flows")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    for name in ("verbose", "quiet", "debug"):
+        setattr(args, name, getattr(args, name, False))
+    args.log_format = getattr(args, "log_format", "text")
+    verbosity = 1 if args.verbose else -1 if args.quiet else 0
+    setup_console(verbosity, json_lines=args.log_format == "json")
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from os import PathLike
 from typing import IO, Any
 
+import httpx
+
 from .connection import Backoff, Connection, Verify
 from .errors import NotFoundError
 from .events import EventStream, Subscription, build_filter
@@ -39,6 +41,8 @@ class O2GClient:
     servers, connection failures) are retried for ``retry_for`` seconds with
     ``backoff``. ``event_read_timeout`` is how long a silent event channel is
     trusted before it is reconnected (the gateway sends keepalives meanwhile).
+    ``transport`` replaces httpx's network transport (e.g. ``httpx.MockTransport`` to
+    test code that uses the client without a gateway); ``verify`` then does not apply.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class O2GClient:
         retry_for: float = 30.0,
         backoff: Backoff | None = None,
         event_read_timeout: float = 90.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._connection = connection = Connection(
             url,
@@ -67,6 +72,7 @@ class O2GClient:
             timeout=timeout,
             backoff=backoff or Backoff(),
             retry_for=retry_for,
+            transport=transport,
         )
         self._event_read_timeout = event_read_timeout
         self._streams: set[EventStream] = set()
@@ -123,12 +129,17 @@ class O2GClient:
         timeout: int = 0,
         *,
         selectors: list[dict[str, Any]] | None = None,
+        webhook_url: str | None = None,
     ) -> Subscription:
         """Subscribe to event packages and/or events, for ``ids`` (logins, ``"*"``) or oneself.
 
         ``timeout`` is the gateway's subscription timeout in minutes (0: as long as the
         session, with keepalives). ``selectors`` gives the Filter's selectors verbatim
         instead of ``names``/``ids``. Read the events with ``events(subscription)``.
+
+        With ``webhook_url`` (http or https) the gateway POSTs each event, one JSON object,
+        to that URL instead (the Node SDK's webhook mode; ``timeout`` is not sent): there is
+        no event channel, and after a session loss the application subscribes again.
         """
         if selectors is not None:
             if names is not None or ids is not None:
@@ -142,7 +153,13 @@ class O2GClient:
             raise TypeError(f"subscribe(timeout=...) must be an int (minutes), not {timeout!r}")
         if not (timeout == 0 or 2 <= timeout <= 60):
             raise ValueError(f"subscribe(timeout=...) must be 0 or 2..60 minutes, not {timeout}")
-        request = {"filter": filter_, "version": "1.0", "timeout": timeout}
+        request: dict[str, Any] = {"filter": filter_, "version": "1.0"}
+        if webhook_url is None:
+            request["timeout"] = timeout
+        elif timeout:
+            raise ValueError("subscribe(): a webhook subscription has no timeout; leave it 0")
+        else:
+            request["webHookUrl"] = _webhook_url(webhook_url)
         subscription = Subscription(request)
         await subscription.activate(self._connection)
         return subscription
@@ -166,6 +183,11 @@ class O2GClient:
         """
         if not isinstance(subscription, Subscription):
             raise TypeError(f"events() takes a Subscription from subscribe(), not {subscription!r}")
+        if subscription.webhook_url:
+            raise ValueError(
+                f"events(): the gateway posts this subscription's events to "
+                f"{subscription.webhook_url}; there is no event channel to read"
+            )
         return EventStream(
             self._connection,
             subscription,
@@ -173,3 +195,12 @@ class O2GClient:
             read_timeout=self._event_read_timeout,
             registry=self._streams,
         )
+
+
+def _webhook_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise TypeError(f"subscribe(webhook_url=...) must be a str, not {url!r}")
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"subscribe(webhook_url=...) must be an http(s) URL, not {url!r}")
+    return url

@@ -85,6 +85,7 @@ class Connection:
         timeout: float = 10.0,
         backoff: Backoff,
         retry_for: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.servers = [_origin(url)] + ([_origin(secondary_url)] if secondary_url else [])
         self.login = login
@@ -93,7 +94,9 @@ class Connection:
         self._supervised = _supervised_account(supervised)
         self.backoff = backoff
         self._retry_for = retry_for
-        self.http = httpx.AsyncClient(verify=_ssl_context(verify), timeout=timeout)
+        self.http = httpx.AsyncClient(
+            verify=_ssl_context(verify), timeout=timeout, transport=transport
+        )
         self.active = 0
         self.base_url = ""
         self._sessions_url = ""

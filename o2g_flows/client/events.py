@@ -111,9 +111,14 @@ class Subscription:
                 f"{answer.get('message', json.dumps(answer))}",
                 info=answer,
             )
-        polling = _polling_url(answer, connection.server)
+        polling = "" if self.webhook_url else _polling_url(answer, connection.server)
         self.answer, self.id, self.polling_url = answer, answer.get("subscriptionId", ""), polling
         self.generation, self.server, self.lost = connection.generation, connection.server, False
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where the gateway posts the events (None: read them from the event channel)."""
+        return self.request.get("webHookUrl")
 
     def is_current(self, connection: Connection) -> bool:
         """Whether the subscription still exists on the connection's session."""
@@ -203,6 +208,7 @@ class EventStream:
                     if gap is None:
                         attempt += 1
                         continue
+                    attempt = 0
                     if sink is not None:
                         _record_line(sink, orjson.dumps(gap))
                     self.gaps += 1
@@ -223,7 +229,7 @@ class EventStream:
                             )
                             log.warning("event channel refused (%s); subscribing again", refusal)
                             subscription.lost = True
-                            attempt += 1
+                            attempt = 0  # the gateway answers again: subscribe at once
                             continue
                         decoder = _Decoder(sink)
                         async for chunk in response.aiter_bytes():

@@ -1418,6 +1418,16 @@ class WithdrawReasons(TypedDict, total=False):
     reasons: list[WithdrawReason]
 
 
+class PilotCallData(TypedDict, total=False):
+    """Data of a call arriving at an ACD pilot."""
+
+    initialCalled: str
+    anonymous: bool
+    associatedData: str
+    hexaBinaryAssociatedData: str
+    networkRerouted: bool
+
+
 class OnUserCreated(TypedDict, total=False):
     """This event is sent on creation of an user (only for administrator)."""
 
@@ -1660,6 +1670,40 @@ class OnSupervisorHelpRequested(TypedDict, total=False):
     agentNumber: str
 
 
+class OnPilotCallCreated(TypedDict, total=False):
+    """A call reached an ACD pilot."""
+
+    eventName: Required[Literal["OnPilotCallCreated"]]
+    pilot: Required[str]
+    caller: str
+    callRef: Required[str]
+    cause: str
+    callData: PilotCallData
+
+
+class OnPilotCallQueued(TypedDict, total=False):
+    """A call waits in the queue of an ACD pilot."""
+
+    eventName: Required[Literal["OnPilotCallQueued"]]
+    pilot: Required[str]
+    caller: str
+    queue: str
+    callRef: Required[str]
+    cause: str
+    numberOfQueued: int
+
+
+class OnPilotCallRemoved(TypedDict, total=False):
+    """A call left the queue of an ACD pilot."""
+
+    eventName: Required[Literal["OnPilotCallRemoved"]]
+    pilot: Required[str]
+    releasingDevice: str
+    newDestination: str
+    callRef: Required[str]
+    cause: str
+
+
 __all__ = [
     "ACRSkill",
     "ACRSkills",
@@ -1766,6 +1810,9 @@ __all__ = [
     "OnPbxObjectInstanceCreated",
     "OnPbxObjectInstanceDeleted",
     "OnPbxObjectInstanceModified",
+    "OnPilotCallCreated",
+    "OnPilotCallQueued",
+    "OnPilotCallRemoved",
     "OnRoutingStateChanged",
     "OnSupervisorHelpCancelled",
     "OnSupervisorHelpRequested",
@@ -1796,6 +1843,7 @@ __all__ = [
     "Pbxs",
     "PermanentListeningRequest",
     "PickupRequest",
+    "PilotCallData",
     "PilotStatus",
     "PilotTransferInfo",
     "Pin",

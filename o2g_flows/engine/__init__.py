@@ -18,7 +18,15 @@ from .model import Flow
 from .observer import LogObserver, Observer
 from .runtime import Engine, Update
 from .state import Execution
-from .store import MemoryStore, SqliteStore, Store, StoreError, open_store
+from .store import (
+    FencingError,
+    MemoryStore,
+    PostgresStore,
+    SqliteStore,
+    Store,
+    StoreError,
+    open_store,
+)
 from .testing import Recorder, ReplayReport, TestResult, replay, run_case, run_tests
 from .trace import Trace, TraceStore
 
@@ -26,6 +34,7 @@ __all__ = [
     "ActionError",
     "Engine",
     "Execution",
+    "FencingError",
     "Flow",
     "Gateway",
     "LiveGateway",
@@ -33,6 +42,7 @@ __all__ = [
     "LogObserver",
     "MemoryStore",
     "Observer",
+    "PostgresStore",
     "Recorder",
     "RecordingGateway",
     "ReplayReport",

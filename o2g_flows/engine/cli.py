@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yaml import SourceError
+from ..client import AuthenticationError, O2GConnectionError, O2GError
 from ..plugins import discover
 from .loader import LoadResult, load_flows
 from .registry import Registry
@@ -31,21 +32,33 @@ def register(subparsers: Any) -> None:
         "embedded simulator (default PBX) is started, logged in as admin, and demo calls "
         "are placed so the flows can be seen at work (--traffic FILE places yours).",
     )
-    _paths(run)
+    run.add_argument(
+        "paths", nargs="*", metavar="FLOW_DIR", help="flow files or folders (default: flows)"
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: o2g-flows.yaml if present); every setting also "
+        "from O2G_* variables; flags win (o2g-flows config check shows the result)",
+    )
+    run.add_argument("--plugins", action="append", metavar="DIR", help="plugin folder")
     run.add_argument("--server", metavar="URL", help="O2G gateway, e.g. https://o2g.example.com")
     run.add_argument("--secondary", metavar="URL", help="the secondary gateway of an HA pair")
-    run.add_argument(
-        "--login",
-        default=os.environ.get("O2G_LOGIN"),
-        help="login (default $O2G_LOGIN; admin on the embedded simulator)",
-    )
+    run.add_argument("--login", help="login ($O2G_LOGIN; admin on the embedded simulator)")
     run.add_argument(
         "--password",
-        default=os.environ.get("O2G_PASSWORD"),
-        help="password (default $O2G_PASSWORD)",
+        help="password (better: $O2G_PASSWORD, $O2G_PASSWORD_FILE or the configuration)",
     )
     run.add_argument("--ca", metavar="FILE", help="CA bundle to verify the gateway with")
-    run.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    run.add_argument(
+        "--insecure", action="store_true", default=None, help="do not verify TLS certificates"
+    )
+    run.add_argument(
+        "--status",
+        metavar="HOST:PORT",
+        help="serve the status page, API and /metrics there (e.g. 127.0.0.1:8181); off "
+        "by default; a host other than loopback needs $O2G_STATUS_TOKEN",
+    )
     run.add_argument(
         "--traffic",
         metavar="FILE",
@@ -53,6 +66,12 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--no-traffic", action="store_true", help="place no demo calls on the embedded simulator"
+    )
+    run.add_argument(
+        "--sim-port", type=int, default=0, metavar="PORT", help="the embedded simulator's port"
+    )
+    run.add_argument(
+        "--sim-pbx", metavar="FILE", help="the embedded simulator's PBX file (see o2g-flows sim)"
     )
     run.add_argument(
         "--duration",
@@ -64,21 +83,33 @@ def register(subparsers: Any) -> None:
     run.add_argument("--timezone", help="time zone of now in expressions (default: local)")
     run.add_argument(
         "--state",
-        metavar="FILE",
-        help="where executions and timers are kept across restarts (SQLite; ':memory:' for "
-        "nowhere). Default: none on the embedded simulator, else "
+        metavar="FILE|URL",
+        help="where executions and timers are kept across restarts: a SQLite file, or a "
+        "postgresql:// URL that several instances share, one active at a time (':memory:' "
+        "for nowhere). Default: none on the embedded simulator, else "
         "$XDG_STATE_HOME/o2g-flows/HOST.sqlite (~/.local/state/...)",
+    )
+    run.add_argument(
+        "--lease",
+        type=float,
+        metavar="SECONDS",
+        help="with a PostgreSQL --state: how long the active instance may go without "
+        "renewing its lease before a standby takes over (default 4; a killed active is "
+        "replaced within half a second)",
     )
     run.add_argument(
         "--grace",
         type=float,
-        default=300.0,
         metavar="SECONDS",
         help="how late a timer or schedule that came due while stopped may still fire at "
         "start (default 300)",
     )
     run.add_argument(
-        "--no-reload", action="store_true", help="do not watch the flow and plugin folders"
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        default=None,
+        help="do not watch the flow and plugin folders (SIGHUP still reloads)",
     )
     run.add_argument(
         "--webhook",
@@ -110,6 +141,24 @@ def register(subparsers: Any) -> None:
     test.add_argument("--replay", metavar="LOG", help="replay a recorded event log (JSON lines)")
     test.add_argument("--timezone", help="time zone of now in expressions (default: local)")
     test.set_defaults(handler=_test)
+
+
+#: ``run`` flags that are settings of the configuration too (``o2g_flows.app.config``).
+_SETTING_FLAGS = (
+    "server",
+    "secondary",
+    "login",
+    "password",
+    "ca",
+    "insecure",
+    "plugins",
+    "state",
+    "lease",
+    "grace",
+    "reload",
+    "timezone",
+    "status",
+)
 
 
 def _paths(parser: argparse.ArgumentParser) -> None:
@@ -186,10 +235,29 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..app.config import ConfigError, load_settings
     from .console import setup_console
     from .runner import run_flows
 
-    setup_console(verbose=logging.getLogger().level <= logging.DEBUG)
+    flags = {name: getattr(args, name) for name in _SETTING_FLAGS}
+    flags["paths"] = args.paths or None
+    try:
+        settings = load_settings(args.config, flags)
+        password = settings.secret("password")
+        status_token = settings.secret("status_token")
+    except ConfigError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not (args.verbose or args.quiet) and "log_level" in settings.origin:
+        setup_console({"warning": -1, "info": 0}.get(settings.log_level, 1),
+                      json_lines=settings.log_format == "json")  # fmt: skip
+    elif settings.log_format == "json" and args.log_format != "json":
+        setup_console(1 if args.verbose else -1 if args.quiet else 0, json_lines=True)
+    for name in _SETTING_FLAGS:
+        setattr(args, name, getattr(settings, name))
+    args.paths, args.password, args.status_token = settings.paths, password, status_token
+    args.plugins = settings.plugins or None
     registry, result = _load(args)
     for error in result.errors:
         log.error("%s", error)
@@ -214,4 +282,30 @@ def _run(args: argparse.Namespace) -> int:
         except SourceError as exc:
             log.error("%s", exc)
             return 1
-    return asyncio.run(run_flows(args, registry, result.flows))
+    try:
+        return asyncio.run(run_flows(args, registry, result.flows))
+    except O2GError as exc:
+        if args.debug:
+            raise
+        code, message = _gateway_failure(exc, args)
+        log.error("%s", message)
+        return code
+
+
+def _gateway_failure(exc: O2GError, args: argparse.Namespace) -> tuple[int, str]:
+    """The exit status and one line for a gateway that could not be used."""
+    server = args.server or "the embedded simulator"
+    text = str(exc)
+    if isinstance(exc, O2GConnectionError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+            return 7, (
+                f"cannot verify the TLS certificate of {server} ({text}): give its CA with "
+                "--ca FILE (or gateway.ca), or --insecure on a test bench"
+            )
+        return 5, f"cannot reach the O2G gateway {server} ({text}): check --server and the network"
+    if isinstance(exc, AuthenticationError):
+        return (
+            6,
+            f"{server} refused the credentials of {args.login!r}: check the login and password",
+        )
+    return 8, f"the O2G gateway {server} answered with an error: {text} (--debug for details)"

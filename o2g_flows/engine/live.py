@@ -17,6 +17,7 @@ from os import PathLike
 from typing import Any
 
 import httpx
+import orjson
 
 from ..client import GAP_EVENT, PACKAGES, O2GClient, O2GError
 from ..client.events import Subscription, build_filter
@@ -25,11 +26,18 @@ from .gateway import ActionError
 from .runtime import Engine
 from .store import Restored
 
-__all__ = ["LiveRun", "run", "subscription_for"]
+__all__ = ["LiveRun", "flow_versions", "run", "subscription_for"]
 
 log = logging.getLogger("o2g_flows.engine")
 
 _O2G_EVENTS = frozenset(name for names in PACKAGES.values() for name in names)
+
+
+def flow_versions(engine: Engine) -> str:
+    """The running flows and their versions, as the JSON text kept in the store's meta."""
+    return orjson.dumps(
+        {name: runtime.flow.digest for name, runtime in sorted(engine.flows.items())}
+    ).decode()
 
 
 def subscription_for(engine: Engine, admin: bool) -> tuple[list[str], str | list[str] | None]:
@@ -53,7 +61,9 @@ class LiveRun:
     """One engine on one client's event stream: restore, subscribe, dispatch, follow reloads.
 
     ``run()`` returns when cancelled (or the stream ends): the engine stops with its
-    executions left in its store, the subscription is deleted. ``follow_flows()``, after an
+    executions left in its store, the subscription is deleted. When another instance
+    takes a shared store over, the engine steps down and ``run()`` raises its
+    ``FencingError`` once it stopped and unsubscribed. ``follow_flows()``, after an
     ``Engine.update``, changes the subscription's filter in place (``PUT /subscriptions``)
     so that no event is lost while the flows' needs widen or narrow.
     """
@@ -90,6 +100,7 @@ class LiveRun:
             restored = await engine.store.open()
         stale = restored.meta.get("subscription")
         await engine.start(restored)
+        engine.store.set_meta("flows", flow_versions(engine))  # what standbys compare with
         try:
             if stale:
                 await self._delete_stale(stale)
@@ -98,7 +109,8 @@ class LiveRun:
                 log.warning("no loaded flow listens to an O2G event; nothing to subscribe to")
                 if ready is not None:
                     ready.set()
-                await asyncio.Event().wait()
+                await engine.stepped_down.wait()  # until cancelled, or another takes over
+                raise engine.lost  # type: ignore[misc]
             self.subscription = await client.subscribe(names=names, ids=ids)
             engine.store.set_meta("subscription", self.subscription.id)
             who = "every user" if ids == "*" else ", ".join(ids) if ids else client.login
@@ -107,28 +119,38 @@ class LiveRun:
                 ready.set()
             if engine.store.durable:  # catch up with what happened while stopped
                 await _resynchronise(engine, {"reason": "start"}, named_users=True)
-            async for event in client.events(self.subscription, record=self.record):
-                if event.get("eventName") == GAP_EVENT:
-                    await _resynchronise(engine, event)
-                    continue
-                if self.echo and event.get("eventName") in engine.event_names():
-                    log.info("event    %s", describe_event(event))
-                engine.dispatch(event)
+            stream = asyncio.create_task(self._dispatch(self.subscription))
+            tasks.append(stream)
+            lost = asyncio.create_task(engine.stepped_down.wait())
+            tasks.append(lost)
+            await asyncio.wait((stream, lost), return_when=asyncio.FIRST_COMPLETED)
+            if engine.lost is not None:
+                raise engine.lost
+            stream.result()
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if self.subscription is not None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.subscription is not None and engine.lost is None:
                 engine.store.set_meta("subscription", None)
             await engine.stop()
             if self.subscription is not None:
                 with contextlib.suppress(O2GError, httpx.HTTPError):
                     await client.unsubscribe(self.subscription)
 
+    async def _dispatch(self, subscription: Subscription) -> None:
+        engine = self.engine
+        async for event in self.client.events(subscription, record=self.record):
+            if event.get("eventName") == GAP_EVENT:
+                await _resynchronise(engine, event)
+                continue
+            if self.echo and event.get("eventName") in engine.event_names():
+                log.info("event    %s", describe_event(event))
+            engine.dispatch(event)
+
     async def follow_flows(self) -> None:
         """Change the subscription to what the engine's flows need now."""
+        self.engine.store.set_meta("flows", flow_versions(self.engine))
         wanted = subscription_for(self.engine, self._admin)
         if wanted == self._wanted or self.subscription is None or not wanted[0]:
             return

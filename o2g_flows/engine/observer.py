@@ -128,30 +128,34 @@ def _nothing(*args: Any) -> None:
 
 
 class LogObserver(Observer):
-    """One log line per start, transition, timer, action and end (INFO), failures at WARNING."""
+    """One log line per start, transition, timer, action and end (INFO), failures at WARNING.
+
+    Each record carries ``flow`` and ``key`` (and ``event`` for starts) as extra fields,
+    which ``--log-format json`` writes as fields of their own.
+    """
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.log = logger or logging.getLogger("o2g_flows.engine")
 
+    def _line(self, level: int, execution: Execution, text: str, **fields: Any) -> None:
+        if self.log.isEnabledFor(level):
+            extra = {"flow": execution.flow, "key": execution.key, **fields}
+            self.log.log(level, "%s[%s] %s", execution.flow, execution.key, text, extra=extra)
+
     def started(self, at: float, execution: Execution, condition: tuple[str, Any] | None) -> None:
-        if self.log.isEnabledFor(logging.INFO):
-            name = execution.event.get("eventName")
-            self.log.info("%s[%s] started by %s", execution.flow, execution.key, name)
+        name = execution.event.get("eventName")
+        self._line(logging.INFO, execution, f"started by {name}", event=name)
 
     def restored(self, at: float, execution: Execution) -> None:
-        self.log.info("%s[%s] restored in %s", execution.flow, execution.key, execution.state)
+        self._line(logging.INFO, execution, f"restored in {execution.state}")
 
     def transition(
         self, at: float, execution: Execution, source: str, dest: str, cause: Any
     ) -> None:
-        if self.log.isEnabledFor(logging.INFO):
-            self.log.info(
-                "%s[%s] %s -> %s (%s)", execution.flow, execution.key, source, dest, cause
-            )
+        self._line(logging.INFO, execution, f"{source} -> {dest} ({cause})")
 
     def timer(self, at: float, execution: Execution, label: str) -> None:
-        if self.log.isEnabledFor(logging.INFO):
-            self.log.info("%s[%s] %s in %s", execution.flow, execution.key, label, execution.state)
+        self._line(logging.INFO, execution, f"{label} in {execution.state}")
 
     def action(
         self,
@@ -165,29 +169,24 @@ class LogObserver(Observer):
     ) -> None:
         if not ok:
             message = result.get("message") if isinstance(result, dict) else result
-            self.log.warning("%s[%s] %s failed: %s", execution.flow, execution.key, name, message)
-        elif name != "log" and self.log.isEnabledFor(logging.INFO):
-            self.log.info("%s[%s] %s%s ok", execution.flow, execution.key, name, _brief(args))
+            self._line(logging.WARNING, execution, f"{name} failed: {message}")
+        elif name != "log":
+            self._line(logging.INFO, execution, f"{name}{_brief(args)} ok")
 
     def skipped(self, at: float, execution: Execution, name: str, reason: str) -> None:
-        if self.log.isEnabledFor(logging.INFO):
-            self.log.info("%s[%s] %s skipped: %s", execution.flow, execution.key, name, reason)
+        self._line(logging.INFO, execution, f"{name} skipped: {reason}")
 
     def note(self, at: float, execution: Execution, text: str, failed: bool = False) -> None:
-        level = logging.WARNING if failed else logging.INFO
-        self.log.log(level, "%s[%s] %s", execution.flow, execution.key, text)
+        self._line(logging.WARNING if failed else logging.INFO, execution, text)
 
     def ended(self, at: float, execution: Execution, outcome: str) -> None:
-        if self.log.isEnabledFor(logging.INFO):
-            self.log.info(
-                "%s[%s] %s in %s", execution.flow, execution.key, outcome, execution.state
-            )
+        self._line(logging.INFO, execution, f"{outcome} in {execution.state}")
 
     def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
         self.log.debug("%s: %s dropped: %s", flow, event.get("eventName"), reason)
 
     def flow_note(self, at: float, flow: str, text: str) -> None:
-        self.log.info("%s: %s", flow, text)
+        self.log.info("%s: %s", flow, text, extra={"flow": flow})
 
 
 def _brief(args: dict[str, Any]) -> str:

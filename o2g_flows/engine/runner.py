@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from ..client import O2GClient
 from ..plugins import discover
@@ -18,9 +20,23 @@ from .observer import LogObserver
 from .registry import Registry
 from .reload import FlowWatcher
 from .runtime import Engine
-from .store import SqliteStore, StoreError, default_state_path, open_store
+from .store import (
+    FencingError,
+    PostgresStore,
+    Restored,
+    SqliteStore,
+    Store,
+    StoreError,
+    default_state_path,
+    open_store,
+)
 from .trace import TraceStore
 from .traffic import play
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ..app import StatusBoard
 
 __all__ = ["run_flows"]
 
@@ -28,24 +44,87 @@ log = logging.getLogger("o2g_flows.engine")
 
 
 async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Flow]) -> int:
-    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status."""
-    store = open_store(_state_place(args))
+    """Run ``flows`` until SIGINT/SIGTERM or ``args.duration`` has passed; the exit status.
+
+    On a shared (PostgreSQL) store the instance waits as standby until it holds the lease,
+    and goes back to waiting when another instance takes the lease over.
+    """
+    address = None
+    if args.status:
+        address = _status_address(args.status, args.status_token)
+        if address is None:
+            return 4
+    store = open_store(_state_place(args), lease=args.lease)
+    board: StatusBoard | None = None
+    status = None
+    if address is not None:  # served as standby too: it says which instance is active
+        from ..app import StatusBoard
+
+        board = StatusBoard(store=store)
+        status = await _serve_status(address, args.status_token, board)
+        if status is None:
+            return 4
+    ending = [asyncio.create_task(_signalled())]  # a signal, or the duration is over
+    if args.duration is not None:
+        ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
     try:
-        restored = await store.open()
+        if isinstance(store, PostgresStore):
+            await store.connect()  # unreachable or refused: one line, exit 3
+        while True:
+            opening = asyncio.create_task(store.open())  # a standby waits here
+            comparing = None
+            if isinstance(store, PostgresStore):
+                comparing = asyncio.create_task(_compare_flows(store, flows))
+            await asyncio.wait([opening, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if comparing is not None:
+                comparing.cancel()
+                await asyncio.gather(comparing, return_exceptions=True)
+            if not opening.done():
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                _stopping(ending[0])
+                return 0
+            restored = opening.result()
+            where = store.path if isinstance(store, SqliteStore) else getattr(store, "where", "")
+            if store.durable:
+                log.info("state    %s: %d execution(s) to restore", where, len(restored.executions))
+            try:
+                return await _serve(args, registry, flows, store, restored, ending, board)
+            except FencingError:
+                log.info("standby  waiting to take the lease again")
     except StoreError as exc:
         log.error("%s", exc)
         return 3
-    if isinstance(store, SqliteStore):
-        log.info("state    %s: %d execution(s) to restore", store.path, len(restored.executions))
+    finally:
+        for task in ending:
+            task.cancel()
+        await asyncio.gather(*ending, return_exceptions=True)
+        await store.close()
+        if status is not None:
+            await status.cleanup()
+
+
+async def _serve(
+    args: argparse.Namespace,
+    registry: Registry,
+    flows: list[Flow],
+    store: Store,
+    restored: Restored,
+    ending: list[asyncio.Task[Any]],
+    board: StatusBoard | None,
+) -> int:
+    """Log in, run the engine on ``store`` until one of ``ending`` is done; the exit status.
+    Raises ``FencingError`` when another instance took the store over."""
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         sim = None
         if args.server is None:
             from ..sim import Simulator
 
-            sim = await stack.enter_async_context(Simulator())
+            sim = await stack.enter_async_context(Simulator(args.sim_pbx, port=args.sim_port))
             url, login, password = sim.url, args.login or "admin", args.password or "admin"
-            log.info("embedded simulator on %s (default PBX), logged in as %s", url, login)
+            pbx = args.sim_pbx or "default PBX"
+            log.info("embedded simulator on %s (%s), logging in as %s", url, pbx, login)
         else:
             if not (args.login and args.password):
                 log.error("--server needs --login and --password (or $O2G_LOGIN/$O2G_PASSWORD)")
@@ -78,31 +157,31 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
             if set(source.events) & engine.event_names()
         ]
         live_run = LiveRun(engine, client, record=args.record, sources=sources, echo=True)
+        watcher = FlowWatcher(
+            engine,
+            args.paths,
+            registry=registry,
+            plugin_folders=args.plugin_folders,
+            plugins=lambda: discover(args.plugin_folders)[0],
+            on_update=lambda _: live_run.follow_flows(),
+        )
+        if board is not None:
+            from ..app import Metrics
+
+            board.engine, board.watcher, board.metrics = engine, watcher, Metrics(engine)
+            stack.callback(_standing_by, board)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
-        stopping = asyncio.create_task(_signalled())
-        ending = [running, stopping]  # the engine stops, a signal, or the duration is over
-        if args.duration is not None:
-            ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
-        tasks = list(ending)
-        if not args.no_reload:
-            watcher = FlowWatcher(
-                engine,
-                args.paths,
-                registry=registry,
-                plugin_folders=args.plugin_folders,
-                plugins=lambda: discover(args.plugin_folders)[0],
-                on_update=lambda _: live_run.follow_flows(),
-            )
+        tasks = [running, asyncio.create_task(_reload_on_hangup(watcher))]
+        if args.reload:
             tasks.append(asyncio.create_task(watcher.run()))
         if sim is not None and args.steps:
             tasks.append(asyncio.create_task(_traffic(ready, args.steps, sim.url)))
         try:
-            done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
-            if running in done:
-                running.result()  # raises what stopped it
-            if stopping in done:
-                log.info("%s: stopping", stopping.result())
+            await asyncio.wait([running, *ending], return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()  # raises what stopped it (FencingError: stepped down)
+            _stopping(ending[0])
         finally:
             for task in tasks:
                 task.cancel()
@@ -111,6 +190,91 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+def _status_address(text: str, token: str | None) -> tuple[str, int] | None:
+    """``--status HOST:PORT`` as ``(host, port)``; None (and a line) if it cannot be used."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        log.error("--status %s: give HOST:PORT, e.g. 127.0.0.1:8181", text)
+        return None
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        log.error(
+            "--status %s is not loopback: set $O2G_STATUS_TOKEN (or status.token_file) so "
+            "that only those who hold it can look inside",
+            text,
+        )
+        return None
+    return host, int(port)
+
+
+async def _serve_status(
+    address: tuple[str, int], token: str | None, board: StatusBoard
+) -> web.AppRunner | None:
+    """Start the status server; None (and a line) if it cannot listen."""
+    from ..app import serve, status_app
+
+    host, port = address
+    app = status_app(board, token=token)
+    try:
+        runner = await serve(app, host, port)
+    except OSError as exc:
+        log.error("--status %s:%d: cannot listen there (%s)", host, port, exc.strerror or exc)
+        return None
+    log.info("status   http://%s:%d/ (API under /api, metrics at /metrics)", host, port)
+    return runner
+
+
+def _standing_by(board: StatusBoard) -> None:
+    """The engine stopped (or stepped down): the status server shows no engine."""
+    board.engine = board.watcher = board.metrics = None
+
+
+async def _reload_on_hangup(watcher: FlowWatcher) -> None:
+    """SIGHUP reloads the flows and plugins (as an edit would, ``--no-reload`` or not)."""
+    loop = asyncio.get_running_loop()
+    hangups: asyncio.Queue[None] = asyncio.Queue()
+    loop.add_signal_handler(signal.SIGHUP, hangups.put_nowait, None)
+    try:
+        while True:
+            await hangups.get()
+            log.info("SIGHUP: reloading flows and plugins")
+            await watcher.reload(plugins_changed=True)
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
+async def _compare_flows(store: PostgresStore, flows: list[Flow]) -> None:
+    """While standby: say (once per change) how the active's flows differ from these."""
+    mine = {flow.name: flow.digest for flow in flows if flow.enabled}
+    said: str | None = None
+    while True:
+        theirs = await store.peek_meta("flows")
+        if theirs is not None and theirs != said:
+            said = theirs
+            active = orjson.loads(theirs)
+            differ = [
+                f"{name} ({_difference(name in mine, name in active)})"
+                for name in sorted(set(mine) | set(active))
+                if mine.get(name) != active.get(name)
+            ]
+            if differ:
+                log.warning(
+                    "standby  the active runs other flows (its own rule until this instance "
+                    "takes over): %s",
+                    ", ".join(differ),
+                )
+        await asyncio.sleep(2)
+
+
+def _difference(here: bool, there: bool) -> str:
+    return "another version" if here and there else "only here" if here else "only on the active"
+
+
+def _stopping(signalled: asyncio.Task[str]) -> None:
+    if signalled.done() and not signalled.cancelled():
+        log.info("%s: stopping", signalled.result())
 
 
 def _state_place(args: argparse.Namespace) -> str | None:

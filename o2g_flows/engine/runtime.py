@@ -11,7 +11,10 @@ handled in order while different keys proceed concurrently.
 
 On ``start`` the engine reads its store back (``restore``), arms the timers again and
 fires those that came due while it was down within ``grace``; ``update`` swaps changed
-flows between two events (hot reload); ``stop`` leaves what runs in the store.
+flows between two events (hot reload); ``stop`` leaves what runs in the store. When a
+shared store reports that another instance took it over (``FencingError``), the engine
+steps down: it drops every run without writing or sending anything (``lost``,
+``stepped_down``), and before each action it asks the store whether it may still act.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from .reconcile import CallReconciler, snapshot_requests
 from .registry import Registry
 from .schedules import HORIZON, Schedules
 from .state import START, Execution
-from .store import MemoryStore, Restored, Store, StoreError
+from .store import FencingError, MemoryStore, Restored, Store, StoreError
 from .timers import Clock, LoopTimers, SystemClock, Timers, zone
 from .trace import TraceStore
 
@@ -188,6 +191,8 @@ class Engine:
         self._idle.set()
         self._now_cache: tuple[int, dict[str, Any]] = (-1, {})
         self._stopping = False
+        self.lost: FencingError | None = None  # set when another instance took over
+        self.stepped_down = asyncio.Event()
         self._on_timer_due = self._timer_fired  # one bound method for every timer, not one each
         self.schedules = Schedules(
             self.timers,
@@ -319,6 +324,8 @@ class Engine:
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """Hand an event to every flow listening to its name and user (never raises)."""
+        if self.lost is not None:
+            return  # stepped down: events are the active instance's
         name = event.get("eventName")
         if name == "OnCallCreated":
             self._calls.saw(event.get("callRef"))
@@ -531,6 +538,10 @@ class Engine:
                         await self.store.flush()
                         if run.done:
                             return
+                    if not self.store.may_act():  # the lease may have passed on: ask
+                        await self.store.confirm()
+                        if run.done:
+                            return
                     step = run.steps[execution.plan[0]]
                     outcome = await self._steps.run(
                         run.runtime.flow, execution, step, self._context(run)
@@ -578,8 +589,9 @@ class Engine:
                 self._finish(run, "cancelled")
             raise
         except StoreError as exc:
-            self._note(run, f"ended: its state could not be stored ({exc})", True)
-            self._finish(run, "store failed")
+            if not run.done:  # a lost lease has dropped every run already
+                self._note(run, f"ended: its state could not be stored ({exc})", True)
+                self._finish(run, "store failed")
         except Exception as exc:  # a bug must not kill the engine; it kills this execution
             log.exception("%s[%s] crashed", execution.flow, execution.key)
             self._note(run, f"crashed: {exc!r}", True)
@@ -632,12 +644,30 @@ class Engine:
             run.task.cancel()
 
     def _store_failed(self, ids: list[int], error: StoreError) -> None:
+        if isinstance(error, FencingError):
+            self._step_down(error)
+            return
         failed = set(ids)
         for runtime in list(self.flows.values()):
             for run in runtime.runs():
                 if run.execution.id in failed:
                     self._note(run, f"ended: its state could not be stored ({error})", True)
                     self._finish(run, "store failed")
+
+    def _step_down(self, error: FencingError) -> None:
+        """Another instance holds the store now: drop every run without writing or
+        sending anything (the executions are the new active's) and stop the timers."""
+        if self.lost is not None:
+            return
+        self.lost = error
+        now = self.clock.time()
+        for runtime in self.flows.values():
+            for run in runtime.runs():
+                self._drop(run)
+                self.observe.ended(now, run.execution, "handed over")
+        self.schedules.stop()
+        self.timers.stop()
+        self.stepped_down.set()
 
     # -- after a blind spell ------------------------------------------------------------------
 
@@ -755,6 +785,9 @@ class Engine:
                 await self.idle()
         self._stopping = True
         keep = self.store.durable
+        if self.lost is not None:  # stepped down: nothing left to run or to write
+            await self.store.close()
+            return
         for runtime in self.flows.values():
             for run in runtime.runs():
                 if keep:

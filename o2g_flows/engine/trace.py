@@ -19,7 +19,7 @@ from typing import Any
 from .observer import Observer
 from .state import Execution
 
-__all__ = ["REDACTED_FIELDS", "Drop", "Trace", "TraceStore", "redact"]
+__all__ = ["REDACTED_FIELDS", "Drop", "Trace", "TraceStore", "format_trace", "redact"]
 
 # Fields holding phone numbers of parties (O2G events, action arguments).
 REDACTED_FIELDS = frozenset(
@@ -123,18 +123,22 @@ class Trace:
 
     def format(self, redacted: bool = False) -> str:
         """A readable, multi-line rendering."""
-        view = self.to_dict(redacted)
-        head = (
-            f"{view['flow']}[{view['key']}] #{self.serial} {view['outcome']}"
-            f"{' (failed)' if self.failed else ''} started {_clock(self.started)}"
-        )
-        lines = [head]
-        for item in view["entries"]:
-            lines.append(f"  {_clock(item['t'])} {_describe(item)}")
-        return "\n".join(lines)
+        return format_trace(self.to_dict(redacted))
 
     def __repr__(self) -> str:
         return f"<Trace {self.flow}[{self.key}] #{self.serial} {self.outcome}>"
+
+
+def format_trace(view: dict[str, Any]) -> str:
+    """A readable, multi-line rendering of ``Trace.to_dict()`` (as the status API serves it)."""
+    head = (
+        f"{view['flow']}[{view['key']}] #{view['serial']} {view['outcome']}"
+        f"{' (failed)' if view['failed'] else ''} started {_clock(view['started'])}"
+    )
+    lines = [head]
+    for item in view["entries"]:
+        lines.append(f"  {_clock(item['t'])} {_describe(item)}")
+    return "\n".join(lines)
 
 
 def _clock(t: float | None) -> str:

@@ -10,6 +10,7 @@ then calls the handler with an ``ApiRequest``.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from aiohttp import web
 from o2g_flows.spec import API_PREFIX, endpoints, find_type
 
 from .errors import ErrorType, RestError
+from .jsonbody import parse_json
 from .pbx import Pbx
 from .pbx.config import User
 from .schema import parse_query_value, validate_body
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from .server import Gateway
 
 __all__ = ["ApiRequest", "Router", "endpoint", "error_response", "handlers"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[["ApiRequest"], Awaitable[Any]]
 _HANDLERS: dict[str, tuple[Handler, bool]] = {}
@@ -166,7 +170,7 @@ class Router:
                 raise RestError.not_allowed(
                     f"{login} holds none of the licenses {', '.join(licenses)}"
                 )
-        body = await _body(request, route)
+        body = await _body(request, route, gateway)
         api_request = ApiRequest(
             http=request,
             gateway=gateway,
@@ -223,7 +227,7 @@ def _target_login(
     return None
 
 
-async def _body(request: web.Request, route: _Route) -> Any:
+async def _body(request: web.Request, route: _Route, gateway: Gateway) -> Any:
     body_spec = route.endpoint["body"]
     if body_spec is None:
         return None
@@ -232,11 +236,13 @@ async def _body(request: web.Request, route: _Route) -> Any:
         if route.body_required:
             raise RestError.bad_parameter(f"a {body_spec['type']} body is required")
         return None
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RestError.bad_parameter(f"malformed JSON body: {exc}") from None
-    validate_body(body, body_spec["type"], route.endpoint["service"])
+    body = parse_json(raw)
+    lenient = validate_body(
+        body, body_spec["type"], route.endpoint["service"], strict=gateway.strict
+    )
+    for item in lenient:
+        log.debug("%s: %s", route.endpoint["id"], item)
+        gateway.count_lenient(f"{route.endpoint['id']} {item}")
     return body
 
 

@@ -148,6 +148,22 @@ class RestError(Exception):
         )
 
     @classmethod
+    def bad_value(cls, message: str, cause: str = "UNKNOWN") -> RestError:
+        """BAD_PARAMETER with the telephony detail BAD_PARAMETER_VALUE and ``cause``."""
+        return cls.bad_parameter(
+            message,
+            telephony={"errorType": "BAD_PARAMETER_VALUE", "errorCause": cause, "message": message},
+        )
+
+    @classmethod
+    def unauthorized(cls, message: str, cause: str = "UNKNOWN") -> RestError:
+        """A telephony request refused for this user (TelephonyErrorType UNAUTHORIZED)."""
+        return cls.not_allowed(
+            message,
+            telephony={"errorType": "UNAUTHORIZED", "errorCause": cause, "message": message},
+        )
+
+    @classmethod
     def unknown_call(cls, call_ref: str) -> RestError:
         return cls(
             ErrorType.NOT_FOUND,

@@ -29,19 +29,24 @@ _PACKAGE_OF = {name: package for package, names in PACKAGES.items() for name in 
 _ADMIN_PACKAGES = frozenset({"userManagement", "system", "pbxManagement"})
 #: Packages that take a telephony licence per supervised user.
 _LICENSED_PACKAGES = frozenset({"telephony", "routingManagement", "unifiedComLog", "eventSummary"})
-_ALL = None  # a route value meaning "every user"
+#: The package routed by pilot number (its events have ``pilot``, no ``loginName``): for
+#: administrators and ACD supervisors.
+_PILOT = "pilot"
+_ALL = None  # a route value meaning "every user" (every pilot)
 
 CHUNK_STARTED = b'{"eventName":"OnChannelInformation","text":"Chunk started"}\n'
 KEEPALIVE = b'{"eventName":"OnChannelInformation","text":"keepalive"}\n'
 
 
-def _default_filter(session: Session) -> dict[str, Any]:
+def _default_filter(session: Session, supervisor: bool) -> dict[str, Any]:
     """No filter given: every package the session may select, one selector each."""
     if session.admin:
         return {"selectors": [{"names": [package], "ids": ["*"]} for package in PACKAGES]}
     return {
         "selectors": [
-            {"names": [package]} for package in PACKAGES if package not in _ADMIN_PACKAGES
+            {"names": [package]}
+            for package in PACKAGES
+            if package not in _ADMIN_PACKAGES and (package != _PILOT or supervisor)
         ]
     }
 
@@ -127,7 +132,7 @@ class EventHub:
             raise RestError.bad_parameter(f"timeout {timeout} must be 0 or between 2 and 60")
         if request.get("version") != "1.0":
             raise RestError.bad_parameter(f"unsupported event version {request.get('version')!r}")
-        filter_ = request.get("filter") or _default_filter(session)
+        filter_ = request.get("filter") or _default_filter(session, self._is_supervisor(session))
         routes = self._routes(session, filter_)
         refusal = self._license_refusal(session, routes)
         if refusal:
@@ -238,10 +243,39 @@ class EventHub:
             raise RestError.bad_parameter(f"selectors[{index}] mixes events of several packages")
         return expanded
 
+    def _is_supervisor(self, session: Session) -> bool:
+        user = self._pbx.users.get(session.login)
+        return bool(user and user.acd and user.acd.type == "SUPERVISOR")
+
+    def _selector_pilots(self, session: Session, ids: list[str], index: int) -> set[str] | None:
+        """Pilot numbers a ``pilot`` selector routes: any (or ``ids``) for an administrator,
+        the pilots serving its processing groups for a supervisor."""
+        pilots = {pilot.number: pilot for pilot in self._pbx.config.pilots}
+        unknown = [ident for ident in ids if ident != "*" and ident not in pilots]
+        if unknown:
+            raise RestError.not_found(f"selectors[{index}]: unknown pilot(s) {', '.join(unknown)}")
+        if session.admin:
+            return _ALL if not ids or "*" in ids else set(ids)
+        if not self._is_supervisor(session):
+            raise RestError.not_allowed(
+                f"selectors[{index}]: pilot events are for administrators and ACD supervisors"
+            )
+        groups = set(self._pbx.users[session.login].acd.groups)
+        allowed = {number for number, pilot in pilots.items() if groups & set(pilot.groups)}
+        wanted = allowed if not ids or "*" in ids else set(ids)
+        if not wanted <= allowed:
+            outside = ", ".join(sorted(wanted - allowed))
+            raise RestError.not_allowed(
+                f"selectors[{index}]: {session.login} does not supervise pilot(s) {outside}"
+            )
+        return wanted
+
     def _selector_logins(
         self, session: Session, selector: dict[str, Any], names: set[str], index: int
     ) -> set[str] | None:
         ids = selector.get("ids") or []
+        if names and all(_PACKAGE_OF.get(n) == _PILOT for n in names):
+            return self._selector_pilots(session, ids, index)
         admin_package = bool(names) and all(_PACKAGE_OF.get(n) in _ADMIN_PACKAGES for n in names)
         if admin_package:
             if not session.admin:
@@ -299,10 +333,11 @@ class EventHub:
         subscriptions = self._by_name.get(event["eventName"])
         if not subscriptions:
             return
-        login = event.get("loginName")
+        name = event["eventName"]
+        login = event.get("pilot") if _PACKAGE_OF.get(name) == _PILOT else event.get("loginName")
         line = None
         for subscription in subscriptions:
-            if subscription.matches(event["eventName"], login):
+            if subscription.matches(name, login):
                 if line is None:
                     line = encode_event(event)
                 subscription.push(line)

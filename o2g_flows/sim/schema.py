@@ -2,11 +2,18 @@
 
 Every endpoint's body type is described in the catalogue; checking bodies here
 gives every handler the spec's BAD_PARAMETER answers (missing field, wrong type,
-unknown field, value outside an enum) without writing them one by one.
+value outside an enum) without writing them one by one.
+
+By default the check binds like the real gateway's Jackson: an unknown field is
+ignored and a number may be sent as a numeric string (the Node SDK sends comlog
+``recordIds`` as strings). Each such leniency is reported to the caller; ``strict``
+refuses both instead.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +21,17 @@ from o2g_flows.spec import find_type
 
 from .errors import RestError
 
-__all__ = ["parse_query_value", "validate_body"]
+__all__ = [
+    "CONDITIONAL",
+    "EITHER_OR",
+    "EXTRA_ENUM_VALUES",
+    "EXTRA_FIELDS",
+    "parse_query_value",
+    "validate_body",
+]
 
+_NUMBERS = frozenset({"int", "long", "nonNegativeInteger"})
+_NUMERIC = re.compile(r"-?[0-9]{1,19}")
 _PRIMITIVES = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
@@ -30,65 +46,95 @@ _PRIMITIVES = {
 #: USER, OTHER or ASSOCIATE), a field that takes either of two shapes (a directory
 #: Criterion's operand is a string, or a list of Criterion for AND/OR) and an optional field
 #: the spec names only in a title (a subscription's webHookUrl, sent by the Node SDK).
-_EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
-_EITHER_OR = {("Criterion", "operand"): "Criterion"}
-_EXTRA_FIELDS = {
+EXTRA_ENUM_VALUES = {"DestinationType": ("USER", "OTHER", "ASSOCIATE")}
+EITHER_OR = {("Criterion", "operand"): "Criterion"}
+EXTRA_FIELDS = {
     "SubscriptionRequest": [
         {"name": "webHookUrl", "type": "string", "required": False, "is_list": False}
     ]
 }
+#: Fields the catalogue marks required that the spec text makes conditional: a supervisor
+#: call (``acdCall.callToSupervisor``) has no callee; the handler checks the other cases.
+CONDITIONAL = frozenset({("MakeCallRequest", "callee")})
 
 
-def validate_body(body: Any, type_name: str, service: str) -> None:
-    """Check ``body`` against the catalogue type; raise BAD_PARAMETER naming the faulty field."""
-    _check(body, type_name, service, "body")
+@dataclass(slots=True)
+class _Checker:
+    service: str
+    strict: bool
+    lenient: list[str] = field(default_factory=list)
 
-
-def _check(value: Any, type_name: str, service: str, where: str) -> None:
-    if type_name in _PRIMITIVES:
-        if not _PRIMITIVES[type_name](value):
+    def check(self, value: Any, type_name: str, where: str) -> Any:
+        """``value`` checked against ``type_name`` (numeric strings bound to numbers)."""
+        if type_name in _PRIMITIVES:
+            if _PRIMITIVES[type_name](value):
+                return value
+            if type_name in _NUMBERS and isinstance(value, str) and _NUMERIC.fullmatch(value):
+                number = int(value)
+                if not self.strict and _PRIMITIVES[type_name](number):
+                    self.lenient.append(f"{where}: number sent as the string {value!r}")
+                    return number
             raise RestError.bad_parameter(f"{where}: expected {type_name}, got {_json_kind(value)}")
-        return
-    definition = find_type(type_name, service)
-    if definition is None:  # an opaque type the catalogue names but does not define
-        return
-    if definition["kind"] == "enum":
-        allowed = [item["value"] for item in definition["values"]]
-        allowed += _EXTRA_ENUM_VALUES.get(type_name, ())
-        if value not in allowed:
-            raise RestError.bad_parameter(f"{where}: {value!r} is not one of {', '.join(allowed)}")
-        return
-    if definition["kind"] == "primitive":
-        return
-    if not isinstance(value, dict):
-        raise RestError.bad_parameter(
-            f"{where}: expected a {type_name} object, got {_json_kind(value)}"
-        )
-    fields = {
-        field["name"]: field for field in (*definition["fields"], *_EXTRA_FIELDS.get(type_name, ()))
-    }
-    for key in value:
-        if key not in fields:
-            raise RestError.bad_parameter(f"{where}: unknown field '{key}' in {type_name}")
-    for name, field in fields.items():
-        if name not in value or value[name] is None:
-            if field["required"] and not field["is_list"]:
-                raise RestError.bad_parameter(f"{where}: missing required field '{name}'")
-            continue
-        item = value[name]
-        alternative = _EITHER_OR.get((type_name, name))
-        if alternative and isinstance(item, list):
-            for index, element in enumerate(item):
-                _check(element, alternative, service, f"{where}.{name}[{index}]")
-        elif field["is_list"]:
-            if not isinstance(item, list):
+        definition = find_type(type_name, self.service)
+        if definition is None or definition["kind"] == "primitive":  # opaque to the catalogue
+            return value
+        if definition["kind"] == "enum":
+            allowed = [item["value"] for item in definition["values"]]
+            allowed += EXTRA_ENUM_VALUES.get(type_name, ())
+            if value not in allowed:
                 raise RestError.bad_parameter(
-                    f"{where}.{name}: expected a list, got {_json_kind(item)}"
+                    f"{where}: {value!r} is not one of {', '.join(allowed)}"
                 )
-            for index, element in enumerate(item):
-                _check(element, field["type"], service, f"{where}.{name}[{index}]")
-        else:
-            _check(item, field["type"], service, f"{where}.{name}")
+            return value
+        if not isinstance(value, dict):
+            raise RestError.bad_parameter(
+                f"{where}: expected a {type_name} object, got {_json_kind(value)}"
+            )
+        return self._object(value, type_name, definition, where)
+
+    def _object(
+        self, value: dict[str, Any], type_name: str, definition: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        fields = {f["name"]: f for f in (*definition["fields"], *EXTRA_FIELDS.get(type_name, ()))}
+        for key in [key for key in value if key not in fields]:
+            if self.strict:
+                raise RestError.bad_parameter(f"{where}: unknown field '{key}' in {type_name}")
+            self.lenient.append(f"{where}.{key}: unknown field of {type_name} ignored")
+            del value[key]
+        for name, spec in fields.items():
+            if name not in value or value[name] is None:
+                conditional = (type_name, name) in CONDITIONAL
+                if spec["required"] and not spec["is_list"] and not conditional:
+                    raise RestError.bad_parameter(f"{where}: missing required field '{name}'")
+                continue
+            item, place = value[name], f"{where}.{name}"
+            alternative = EITHER_OR.get((type_name, name))
+            if alternative and isinstance(item, list):
+                value[name] = [
+                    self.check(e, alternative, f"{place}[{i}]") for i, e in enumerate(item)
+                ]
+            elif spec["is_list"]:
+                if not isinstance(item, list):
+                    raise RestError.bad_parameter(
+                        f"{place}: expected a list, got {_json_kind(item)}"
+                    )
+                value[name] = [
+                    self.check(e, spec["type"], f"{place}[{i}]") for i, e in enumerate(item)
+                ]
+            else:
+                value[name] = self.check(item, spec["type"], place)
+        return value
+
+
+def validate_body(body: Any, type_name: str, service: str, *, strict: bool = False) -> list[str]:
+    """Check ``body`` against the catalogue type, binding it in place as Jackson would.
+
+    Raise BAD_PARAMETER naming the faulty field; return what was let through (unknown
+    fields dropped, numbers given as strings), empty when ``strict``.
+    """
+    checker = _Checker(service, strict)
+    checker.check(body, type_name, "body")
+    return checker.lenient
 
 
 def parse_query_value(name: str, raw: str, type_name: str) -> Any:

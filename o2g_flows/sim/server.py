@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import signal
 import tempfile
+from collections import Counter
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -15,24 +18,46 @@ from o2g_flows.spec import API_PREFIX
 from .api import Router, error_response
 from .errors import ErrorType, RestError
 from .eventing import EventHub
+from .middleware import (
+    JsonErrorRunner,
+    control_guard,
+    is_loopback,
+    normalise_path,
+    rest_errors,
+)
+from .openapi import OPENAPI_PATH, openapi_document
 from .pbx import Pbx, PbxConfig, Timing, load_pbx_file
 from .sessions import Sessions
 from .tls import make_self_signed, server_context
 
 __all__ = ["Gateway", "Simulator"]
 
+#: Distinct leniency descriptions kept in ``/sim/state``.
+LENIENT_KINDS = 1000
 PRODUCT_VERSION = {"major": "2.3", "minor": "000.041"}
 
 
 class Gateway:
     """Everything one running simulator holds: PBX, sessions, subscriptions, router."""
 
-    def __init__(self, config: PbxConfig, router: Router) -> None:
+    def __init__(
+        self, config: PbxConfig, router: Router, *, strict: bool = False, max_sessions: int = 20
+    ) -> None:
         self.pbx = Pbx(config)
         self.hub = EventHub(self.pbx, config.timing)
-        self.sessions = Sessions(self.pbx, self.hub.session_closed)
+        self.sessions = Sessions(self.pbx, self.hub.session_closed, max_sessions)
         self.router = router
         self.ready = True
+        self.strict = strict  # refuse unknown body fields and numbers given as strings
+        #: What a lenient body check let through, counted by description.
+        self.lenient: Counter[str] = Counter()
+
+    def count_lenient(self, description: str) -> None:
+        """Count one leniency; past LENIENT_KINDS descriptions they are counted together
+        (a fuzzer's random field names must not grow the counter without end)."""
+        if description not in self.lenient and len(self.lenient) >= LENIENT_KINDS:
+            description = "(other leniencies)"
+        self.lenient[description] += 1
 
     async def close(self) -> None:
         """Close every session and subscription and cancel the PBX timers."""
@@ -46,6 +71,10 @@ class Simulator:
 
     ``pbx`` is a PBX file path, a parsed ``PbxConfig`` or None for the default PBX;
     ``timing`` (a ``Timing`` or a dict of its fields) overrides the file's durations.
+    ``strict`` refuses unknown body fields and numbers sent as strings (a real gateway
+    accepts both); ``max_sessions`` caps the open sessions of one account;
+    ``control_token``, when set, must be sent in X-Control-Token on every ``/sim`` request;
+    it is required with a ``host`` other than loopback.
     """
 
     def __init__(
@@ -56,12 +85,22 @@ class Simulator:
         tls: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        strict: bool = False,
+        max_sessions: int = 20,
+        control_token: str | None = None,
     ) -> None:
+        if control_token is None and not is_loopback(host):
+            raise ValueError(
+                f"host {host!r} is not loopback: give a control_token to protect the /sim API"
+            )
         self._pbx_source = pbx
         self._timing = timing
         self._tls = tls
         self._host = host
         self._port = port
+        self._strict = strict
+        self._max_sessions = max_sessions
+        self._control_token = control_token
         self._router: Router | None = None
         self._runner: web.AppRunner | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -87,7 +126,11 @@ class Simulator:
         self.gateway.ready = value
 
     async def __aenter__(self) -> Simulator:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()  # a failed start leaves no listener and no TLS key folder
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -110,9 +153,11 @@ class Simulator:
         """Start listening (on the same port again after a ``stop``)."""
         if self._router is None:
             self._router = Router()
-        self.gateway = Gateway(self._config(), self._router)
-        app = build_app(self.gateway)
-        self._runner = web.AppRunner(
+        self.gateway = Gateway(
+            self._config(), self._router, strict=self._strict, max_sessions=self._max_sessions
+        )
+        app = build_app(self.gateway, self._control_token)
+        self._runner = JsonErrorRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
         await self._runner.setup()
@@ -156,13 +201,17 @@ class Simulator:
 GATEWAY = web.AppKey("gateway", Gateway)
 
 
-def build_app(gateway: Gateway) -> web.Application:
-    """The aiohttp application serving one gateway."""
+def build_app(gateway: Gateway, control_token: str | None = None) -> web.Application:
+    """The aiohttp application serving one gateway (``/sim`` guarded by ``control_token``)."""
     from .control import control_routes
 
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        client_max_size=4 * 1024 * 1024,
+        middlewares=[rest_errors, control_guard(control_token), normalise_path],
+    )
     app[GATEWAY] = gateway
     app.router.add_route("*", "/api/rest", _descriptor)
+    app.router.add_get(OPENAPI_PATH, _openapi)
     app.router.add_route("*", "/api/rest/authenticate", _authenticate)
     app.router.add_route("*", API_PREFIX + "/{tail:.*}", _api)
     app.router.add_route("*", "/OTEvents", _events)
@@ -192,6 +241,11 @@ async def _descriptor(request: web.Request) -> web.StreamResponse:
             "custoFeatures": [],
         }
     )
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    """The simulator's OpenAPI 3.1 document (no session needed)."""
+    return web.Response(text=openapi_document(), content_type="application/json")
 
 
 async def _authenticate(request: web.Request) -> web.StreamResponse:
@@ -230,14 +284,24 @@ async def _events(request: web.Request) -> web.StreamResponse:
     return await gateway.hub.serve_channel(request, subscription)
 
 
-async def run_standalone(pbx: str | Path | None, port: int, tls: bool, host: str) -> None:
-    """Serve until interrupted (``o2g-flows sim``)."""
-    simulator = Simulator(pbx, tls=tls, host=host, port=port)
-    await simulator.start()
-    print(f"O2G simulator listening on {simulator.url}  (PBX: {pbx or 'default'})", flush=True)
-    if simulator.ca_file:
-        print(f"self-signed certificate: {simulator.ca_file}", flush=True)
+async def run_standalone(simulator: Simulator, source: str | Path | None) -> None:
+    """Serve until interrupted or terminated (``o2g-flows sim``); the TLS key folder is
+    removed however the simulator stops, a failed start included."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
+            loop.add_signal_handler(stop, main.cancel)
     try:
+        await simulator.start()
+        print(
+            f"O2G simulator listening on {simulator.url}  (PBX: {source or 'default'})", flush=True
+        )
+        if simulator.ca_file:
+            print(f"self-signed certificate: {simulator.ca_file}", flush=True)
         await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        pass
     finally:
         await simulator.close()

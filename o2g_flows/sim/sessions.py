@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,20 +32,35 @@ class Session:
     jsessionid: str
     ttl: float
     supervisor: str | None = None
+    account: str = ""  # the authenticated login (the supervisor's for a supervised session)
     expires_at: float = 0.0
     subscriptions: set[str] = field(default_factory=set)
     _timer: asyncio.TimerHandle | None = None
 
 
 class Sessions:
-    """Issues credentials and keeps the open sessions, one per credential."""
+    """Issues credentials and keeps the open sessions, one per credential.
 
-    def __init__(self, pbx: Pbx, on_close: Callable[[Session], None]) -> None:
+    A credential opens a session within ``session_ttl`` of its issue, then it is purged; an
+    account keeps at most ``max_sessions`` credentials (a new one evicts the oldest) and at
+    most ``max_sessions`` open sessions (opening one more expires the oldest, whose
+    subscriptions close).
+    """
+
+    def __init__(
+        self, pbx: Pbx, on_close: Callable[[Session], None], max_sessions: int = 20
+    ) -> None:
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, not {max_sessions}")
         self._pbx = pbx
         self._on_close = on_close
+        self._max_sessions = max_sessions
         self._secret = secrets.token_bytes(32)
-        self._credentials: dict[str, str] = {}  # credential -> login
+        # credential -> (login, deadline to open a session), oldest first
+        self._credentials: dict[str, tuple[str, float]] = {}
+        self._issued: dict[str, deque[str]] = {}  # login -> its credentials, oldest first
         self._sessions: dict[str, Session] = {}  # credential -> session
+        self._by_account: dict[str, list[Session]] = {}  # authenticated login -> its sessions
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -58,9 +74,32 @@ class Sessions:
             raise RestError(
                 ErrorType.NOT_ALLOWED, "Authentication failed: bad login or password", status=401
             )
+        self._purge_credentials()
         credential = self._token(login)
-        self._credentials[credential] = login
+        self._credentials[credential] = (login, time.monotonic() + self._pbx.timing.session_ttl)
+        issued = self._issued.setdefault(login, deque())
+        issued.append(credential)
+        if len(issued) > self._max_sessions:
+            del self._credentials[issued.popleft()]
         return login, credential
+
+    def _purge_credentials(self) -> None:
+        """Forget the credentials whose time to open a session is over (oldest first)."""
+        now = time.monotonic()
+        while self._credentials:
+            credential, (login, deadline) = next(iter(self._credentials.items()))
+            if deadline > now:
+                break
+            del self._credentials[credential]
+            issued = self._issued[login]
+            issued.popleft()  # the same order: it is the login's oldest
+            if not issued:
+                del self._issued[login]
+
+    @property
+    def credential_count(self) -> int:
+        """Credentials issued and not yet purged."""
+        return len(self._credentials)
 
     def _token(self, login: str) -> str:
         """A JWT (HS256) ``{"sub": login, "iat": now}``, as the real gateway issues."""
@@ -78,11 +117,12 @@ class Sessions:
 
     def open(self, credential: str | None, body: dict[str, Any]) -> Session:
         """Open the session of ``credential`` (403 if it is already open)."""
-        login = self._credentials.get(credential or "")
-        if login is None:
-            raise RestError.invalid_session("Unknown or missing AlcUserId credential")
+        login, deadline = self._credentials.get(credential or "", ("", 0.0))
         if credential in self._sessions:
             raise RestError(ErrorType.NOT_ALLOWED, "A session is already open for this credential")
+        if deadline <= time.monotonic():
+            raise RestError.invalid_session("Unknown, expired or missing AlcUserId credential")
+        account = login
         admin = login in self._pbx.administrators
         supervisor = None
         supervised = body.get("supervisedAccount")
@@ -99,6 +139,11 @@ class Sessions:
             jsessionid=secrets.token_hex(16).upper() + ".tomcat",
             ttl=self._pbx.timing.session_ttl,
         )
+        opened = self._by_account.setdefault(account, [])
+        while len(opened) >= self._max_sessions:
+            self.close(opened[0])  # the oldest session expires
+        opened.append(session)
+        session.account = account
         self._sessions[credential] = session
         self.touch(session)
         return session
@@ -146,6 +191,11 @@ class Sessions:
         """End a session: its subscriptions close too."""
         if self._sessions.pop(session.credential, None) is None:
             return
+        opened = self._by_account.get(session.account, [])
+        if session in opened:
+            opened.remove(session)
+        if not opened:
+            self._by_account.pop(session.account, None)
         if session._timer is not None:
             session._timer.cancel()
             session._timer = None

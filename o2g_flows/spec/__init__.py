@@ -15,6 +15,8 @@ from typing import Any
 __all__ = [
     "API_PREFIX",
     "EVENT_PACKAGES",
+    "SDK_EVENTS",
+    "SDK_TYPES",
     "catalogue",
     "endpoints",
     "event_names",
@@ -66,11 +68,93 @@ EVENT_PACKAGES: dict[str, frozenset[str]] = {
 }
 
 
+def _field(name: str, type_: str, required: bool = False, is_list: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": type_,
+        "cardinality": ("[1..*]" if required else "[0..*]")
+        if is_list
+        else ("[1]" if required else "[0..1]"),
+        "required": required,
+        "is_list": is_list,
+        "description": "",
+        "since": None,
+    }
+
+
+_SDK_SERVICE = "Pilot monitoring (vendor SDKs)"
+
+#: Beyond the 2.x text: types and events ALE's Node and Java SDKs handle (the ``pilot``
+#: package), in the catalogue's format, with the fields those SDKs parse. ``catalogue()``
+#: includes them, so the simulator, the client's generated types and the flow loader know them.
+SDK_TYPES: list[dict[str, Any]] = [
+    {
+        "name": "PilotCallData",
+        "service": _SDK_SERVICE,
+        "kind": "object",
+        "description": "Data of a call arriving at an ACD pilot.",
+        "fields": [
+            _field("initialCalled", "string"),
+            _field("anonymous", "boolean"),
+            _field("associatedData", "string"),
+            _field("hexaBinaryAssociatedData", "string"),
+            _field("networkRerouted", "boolean"),
+        ],
+    }
+]
+SDK_EVENTS: list[dict[str, Any]] = [
+    {
+        "name": "OnPilotCallCreated",
+        "service": _SDK_SERVICE,
+        "description": "A call reached an ACD pilot.",
+        "fields": [
+            _field("eventName", "string", required=True),
+            _field("pilot", "string", required=True),
+            _field("caller", "string"),
+            _field("callRef", "string", required=True),
+            _field("cause", "string"),
+            _field("callData", "PilotCallData"),
+        ],
+    },
+    {
+        "name": "OnPilotCallQueued",
+        "service": _SDK_SERVICE,
+        "description": "A call waits in the queue of an ACD pilot.",
+        "fields": [
+            _field("eventName", "string", required=True),
+            _field("pilot", "string", required=True),
+            _field("caller", "string"),
+            _field("queue", "string"),
+            _field("callRef", "string", required=True),
+            _field("cause", "string"),
+            _field("numberOfQueued", "int"),
+        ],
+    },
+    {
+        "name": "OnPilotCallRemoved",
+        "service": _SDK_SERVICE,
+        "description": "A call left the queue of an ACD pilot.",
+        "fields": [
+            _field("eventName", "string", required=True),
+            _field("pilot", "string", required=True),
+            _field("releasingDevice", "string"),
+            _field("newDestination", "string"),
+            _field("callRef", "string", required=True),
+            _field("cause", "string"),
+        ],
+    },
+]
+
+
 @cache
 def catalogue() -> dict[str, Any]:
-    """The whole parsed catalogue (``services``, ``endpoints``, ``types``, ``events``...)."""
+    """The whole parsed catalogue (``services``, ``endpoints``, ``types``, ``events``...),
+    with the vendor SDKs' pilot types and events added."""
     text = resources.files(__package__).joinpath("o2g-api.json").read_text("utf-8")
-    return json.loads(text)
+    data = json.loads(text)
+    data["types"] += SDK_TYPES
+    data["events"] += SDK_EVENTS
+    return data
 
 
 def endpoints() -> list[dict[str, Any]]:

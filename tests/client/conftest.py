@@ -1,12 +1,15 @@
 """Fixtures for client tests: a fast simulator, logged-in clients, the control API.
 
 Every test talks to a real HTTP server: the simulator, or, for faults the
-simulator never produces (garbage answers), the small ``fake_gateway`` below.
+simulator never produces (garbage answers), the small ``fake_gateway`` below. The
+``transport`` fixture is httpx's real network transport with a log of the answers and
+a way to refuse chosen requests, given to the client with ``transport=``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -124,6 +127,36 @@ class Reader:
 def reader() -> type[Reader]:
     """``reader(o2g.events(subscription))``."""
     return Reader
+
+
+class RecordingTransport(httpx.AsyncHTTPTransport):
+    """The network transport, noting every answer; ``refuse(request)`` true fails a request
+    as an unreachable server would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: (monotonic time, method, path, status) of every answer, in order.
+        self.answers: list[tuple[float, str, str, int]] = []
+        self.refuse: Callable[[httpx.Request], bool] = lambda request: False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.refuse(request):
+            raise httpx.ConnectError("refused by the test", request=request)
+        response = await super().handle_async_request(request)
+        self.answers.append(
+            (time.monotonic(), request.method, request.url.path, response.status_code)
+        )
+        return response
+
+    def count(self, method: str, path: str) -> int:
+        """How many answers ``method path`` got."""
+        return sum(1 for _, m, p, _ in self.answers if (m, p) == (method, path))
+
+
+@pytest.fixture
+def transport() -> RecordingTransport:
+    """``await connect("alice", transport=transport)``: see ``RecordingTransport``."""
+    return RecordingTransport()
 
 
 # -- a gateway that misbehaves on purpose -----------------------------------------------------

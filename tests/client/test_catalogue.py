@@ -8,11 +8,12 @@ import inspect
 
 import pytest
 
-from o2g_flows.client import O2GClient, methods, methods_table
+from o2g_flows.client import O2GClient, methods, methods_table, types
 from o2g_flows.client import _generate as generator
 from o2g_flows.client.cli import register
+from o2g_flows.client.events import build_filter
 from o2g_flows.client.services import SERVICES
-from o2g_flows.spec import endpoints
+from o2g_flows.spec import EVENT_PACKAGES, endpoints, event_names
 
 
 def test_every_catalogue_endpoint_has_exactly_one_method() -> None:
@@ -127,3 +128,10 @@ def test_api_subcommand_prints_the_table(capsys: pytest.CaptureFixture[str]) -> 
     )
     args = parser.parse_args(["api", "--search", "no-such-thing"])
     assert args.handler(args) == 1
+
+
+def test_the_pilot_events_are_known_to_the_event_tables() -> None:
+    """The flow loader and the client's types read the catalogue's event names."""
+    assert EVENT_PACKAGES["pilot"] <= event_names()
+    assert {"OnPilotCallCreated", "OnPilotCallQueued", "OnPilotCallRemoved"} <= set(types.__all__)
+    assert build_filter("pilot", ["5000"]) == {"selectors": [{"names": ["pilot"], "ids": ["5000"]}]}

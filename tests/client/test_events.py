@@ -191,3 +191,19 @@ async def test_malformed_lines_are_logged_and_skipped(
         'malformed event line skipped: \'{"no":"name"}\'',
     ]
     assert sink.getvalue().count(b"\n") == 3
+
+
+async def test_a_supervisor_follows_calls_waiting_at_its_pilot(connect, control, reader) -> None:
+    supervisor = await connect("supervisor")
+    subscription = await supervisor.subscribe(["OnPilotCallQueued", "OnPilotCallRemoved"])
+    events = reader(supervisor.events(subscription))
+    call_ref = await control.call("+33140000099", "5000")
+    queued = await events.next()
+    assert (queued["eventName"], queued["callRef"], queued["pilot"]) == (
+        "OnPilotCallQueued",
+        call_ref,
+        "5000",
+    )
+    await control.post("/sim/externals/+33140000099/hangup", {"callRef": call_ref})
+    removed = await events.next()
+    assert (removed["eventName"], removed["cause"]) == ("OnPilotCallRemoved", "ABANDONED")

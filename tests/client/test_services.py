@@ -194,16 +194,16 @@ async def test_pbx_objects(connect) -> None:
     assert await admin.pbx.get_pbxs() == {"nodeIds": ["1"]}
     model = await admin.pbx.get_object_model("1", "Subscriber")
     assert model["attributes"][0]["name"] == "Directory_Number"
-    values = {"Directory_Number": "2999", "Directory_Name": "Doe", "Station_Type": "SIP_Extension"}
+    values = {"Directory_Number": "2999", "Annu_Name": "Doe", "Station_Type": "SIP_Extension"}
     attributes = [{"name": name, "value": [value]} for name, value in values.items()]
     await admin.pbx.create_object("1", "Subscriber", attributes)
     ids = await admin.pbx.get_object_ids("1", "Subscriber", filter="Directory_Number==2999")
     assert ids["objectIds"] == ["2999"]
     await admin.pbx.set_object(
-        "1", "Subscriber", "2999", [{"name": "Directory_Name", "value": ["Dupont"]}]
+        "1", "Subscriber", "2999", [{"name": "Annu_Name", "value": ["Dupont"]}]
     )
-    got = await admin.pbx.get_object("1", "Subscriber", "2999", attributes="Directory_Name")
-    assert got["attributes"] == [{"name": "Directory_Name", "value": ["Dupont"]}]
+    got = await admin.pbx.get_object("1", "Subscriber", "2999", attributes="Annu_Name")
+    assert got["attributes"] == [{"name": "Annu_Name", "value": ["Dupont"]}]
     await admin.pbx.delete_object("1", "Subscriber", "2999")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import httpx
 import pytest
 
 from o2g_flows.client import (
@@ -15,6 +16,8 @@ from o2g_flows.client import (
     O2GConnectionError,
 )
 from o2g_flows.sim import Simulator
+
+SESSIONS = "/api/rest/1.0/sessions"
 
 
 async def test_user_session(sim: Simulator, connect) -> None:
@@ -63,13 +66,13 @@ async def test_closing_the_client_closes_the_session(sim: Simulator, control) ->
 
 
 @pytest.mark.timing(session_ttl=1)
-async def test_keepalive_holds_an_idle_session(connect, control) -> None:
-    o2g = await connect("alice")
-    generation = o2g._connection.generation
+async def test_keepalive_holds_an_idle_session(connect, control, transport) -> None:
+    o2g = await connect("alice", transport=transport)
     await asyncio.sleep(1.6)  # idle for longer than timeToLive
     assert len((await control.state())["sessions"]) == 1
     await o2g.users.get_user("alice")
-    assert o2g._connection.generation == generation  # the same session
+    assert transport.count("POST", SESSIONS) == 1  # the same session
+    assert transport.count("POST", SESSIONS + "/keepalive") >= 2
 
 
 async def test_lost_session_logs_in_again_and_repeats_the_request(
@@ -86,11 +89,11 @@ async def test_lost_session_logs_in_again_and_repeats_the_request(
 
 @pytest.mark.timing(session_ttl=1)
 async def test_expired_session_is_reopened_for_requests_and_events(
-    connect, control, reader
+    connect, control, reader, transport
 ) -> None:
-    o2g = await connect("alice")
+    o2g = await connect("alice", transport=transport)
     events = reader(o2g.events(await o2g.subscribe(["telephony"])))
-    o2g._connection._keepalive_task.cancel()  # as if the process had been suspended
+    transport.refuse = lambda request: request.url.path.endswith("/keepalive")  # lost on the way
     await asyncio.sleep(1.3)  # the gateway expires the session and its subscription
     assert (await control.state())["sessions"] == []
     assert (await o2g.users.get_user("alice"))["loginName"] == "alice"
@@ -100,13 +103,12 @@ async def test_expired_session_is_reopened_for_requests_and_events(
     assert (await events.next())["state"] == "FREE"
 
 
-async def test_concurrent_requests_log_in_again_once(sim: Simulator, connect) -> None:
-    o2g = await connect("alice")
-    generation = o2g._connection.generation
+async def test_concurrent_requests_log_in_again_once(sim: Simulator, connect, transport) -> None:
+    o2g = await connect("alice", transport=transport)
     await o2g.sessions.close()
     users = await asyncio.gather(*(o2g.users.get_user("alice") for _ in range(5)))
     assert [u["loginName"] for u in users] == ["alice"] * 5
-    assert o2g._connection.generation == generation + 1
+    assert transport.count("POST", SESSIONS) == 2  # the first login, then one more
 
 
 async def test_gateway_restart_is_survived(sim: Simulator, connect) -> None:
@@ -149,3 +151,22 @@ async def test_no_server_at_all(connect) -> None:
 def test_bad_server_url_is_refused() -> None:
     with pytest.raises(ValueError, match="http\\(s\\)://host"):
         O2GClient("o2g.example.com", "alice", "1001")
+
+
+async def test_mock_transport_serves_user_code_without_a_gateway() -> None:
+    """``transport=httpx.MockTransport(...)``: code using the client tested with no server."""
+    base = "http://o2g.test/api/rest"
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        answers = {
+            "/api/rest": {"versions": [{"id": "1.0", "publicUrl": f"{base}/authenticate"}]},
+            "/api/rest/authenticate": {"credential": "c", "publicUrl": f"{base}/1.0/sessions"},
+            "/api/rest/1.0/sessions": {"admin": False, "timeToLive": 60},
+            "/api/rest/1.0/users/alice": {"loginName": "alice", "companyPhone": "2001"},
+        }
+        return httpx.Response(200, json=answers[request.url.path])
+
+    async with O2GClient(
+        "http://o2g.test", "alice", "x", transport=httpx.MockTransport(gateway)
+    ) as o2g:
+        assert (await o2g.users.get_user("alice"))["companyPhone"] == "2001"

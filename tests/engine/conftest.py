@@ -1,11 +1,17 @@
-"""Fixtures for engine tests: flows from text, offline engines, a simulator with a live engine."""
+"""Fixtures for engine tests: flows from text, offline engines, a simulator with a live engine,
+a throwaway PostgreSQL server (``initdb`` in a temporary folder, ``pg_ctl start`` on a Unix
+socket in it, no TCP; as root it runs as the ``postgres`` user) unless
+``$O2G_TEST_POSTGRES`` names one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +21,7 @@ from o2g_flows.client import O2GClient
 from o2g_flows.engine import Engine, LiveGateway, live, load_text
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
+from o2g_flows.engine.store import PostgresStore, SqliteStore, Store
 from o2g_flows.engine.testing import OfflineEngine
 from o2g_flows.sim import Simulator
 
@@ -151,3 +158,54 @@ async def place_call(control: httpx.AsyncClient, caller: str, callee: str) -> st
 def call(control: httpx.AsyncClient) -> Callable[[str, str], Any]:
     """``ref = await call("+33140000001", "2000")``: someone outside dials a number."""
     return lambda caller, callee: place_call(control, caller, callee)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest) -> Callable[[Path], Store]:
+    """``stores(place)``: a new store object on the state kept at ``place`` (a folder):
+    a SQLite file in it, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return lambda place: SqliteStore(place / "state.sqlite")
+    schema = request.getfixturevalue("pg_schema")
+    urls: dict[Path, str] = {}
+
+    def make(place: Path) -> Store:
+        if place not in urls:
+            urls[place] = schema()
+        return PostgresStore(urls[place], lease=2.0)
+
+    return make
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(sim_process: Callable[..., str]) -> str:
+    """A simulator process whose calls ring until someone acts."""
+    return sim_process(ring_timeout=600)
+
+
+@pytest.fixture
+def voicemail_audit(gateway: str) -> Callable[[str, str, list[str], int], None]:
+    """``voicemail_audit(log_text, flow, placed, kills)``: after engines were killed,
+    restarted or replaced while calls rang at alice's desk, check that no timer was lost
+    (every call placed reached her voicemail, once) and that no stored transition's action
+    was sent twice: the only repeat allowed is the redirect in flight at a kill (one per
+    kill at most), whose second try finds the call gone (its guard skips it)."""
+
+    def audit(text: str, flow: str, placed: list[str], kills: int) -> None:
+        assert "Traceback" not in text, text[-3000:]
+        pbx = httpx.get(f"{gateway}/sim/state", timeout=5).json()
+        assert not pbx["calls"]["calls"]
+        assert len(pbx["messaging"]["alice"]["voicemails"]) == len(placed)
+        ok = Counter(re.findall(rf"{flow}\[(\w+)\] redirect \(call=\w+, to=VOICEMAIL\) ok", text))
+        tried = Counter(re.findall(rf"{flow}\[(\w+)\] redirect(?: \(| skipped| failed)", text))
+        assert set(ok) <= set(placed) and set(ok.values()) <= {1}, ok
+        assert all(tried[ref] >= 1 for ref in placed), tried
+        assert sum(tried.values()) - len(placed) <= kills, tried
+
+    return audit

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+import pytest
 
 from o2g_flows.cli import main
 
@@ -121,3 +124,10 @@ def test_run_keeps_executions_in_the_state_file_across_runs(tmp_path: Path, caps
     # a new simulator: the call is gone, and the restored execution ends with its trace
     assert "no-answer-to-voicemail[" in err and "restored in ringing" in err
     assert "reconciled: OnCallRemoved from the snapshot" in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert re.fullmatch(r"o2g-flows \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)

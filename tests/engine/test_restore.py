@@ -1,16 +1,16 @@
-"""Restart without loss: executions and timers read back from the store, overdue timers
-within the grace fired once, later ones following ``on_missed``; actions never repeated
-except the one in flight; flows changed while stopped following ``on_reload``."""
+"""Restart without loss, on SQLite and on PostgreSQL: executions and timers read back from
+the store, overdue timers within the grace fired once, later ones following ``on_missed``;
+actions never repeated except the one in flight; flows changed while stopped following
+``on_reload``."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, StoreError, load_text
+from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, Store, StoreError, load_text
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.testing import Recorder
 from o2g_flows.engine.timers import VirtualClock, VirtualTimers
@@ -48,7 +48,7 @@ class Node:
     """One engine process: an engine on a state file, a virtual clock shared across restarts."""
 
     def __init__(
-        self, path: Path, clock: VirtualClock, text: str, registry: Registry | None = None
+        self, store: Store, clock: VirtualClock, text: str, registry: Registry | None = None
     ) -> None:
         self.clock = clock
         self.timers = VirtualTimers(clock)
@@ -61,7 +61,7 @@ class Node:
             registry=registry,
             clock=clock,
             timers=self.timers,
-            store=SqliteStore(path),
+            store=store,
             observers=[self.recorder],
             timezone="UTC",
         )
@@ -97,20 +97,20 @@ def ring(policy: str = "keep", missed: str = "") -> str:
     return RING.format(policy=policy, missed=missed) + (MISSED if "goto" in missed else "")
 
 
-async def start(tmp_path: Path, clock: VirtualClock, text: str, **kwargs: Any) -> Node:
-    node = Node(tmp_path / "state.sqlite", clock, text, **kwargs)
+async def start(store: Store, clock: VirtualClock, text: str, **kwargs: Any) -> Node:
+    node = Node(store, clock, text, **kwargs)
     await node.engine.start()
     return node
 
 
-async def test_a_waiting_timer_fires_after_a_restart_at_its_time(tmp_path):
+async def test_a_waiting_timer_fires_after_a_restart_at_its_time(tmp_path, stores):
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, ring())
+    first = await start(stores(tmp_path), clock, ring())
     await first.send("OnCallCreated", callRef="c1", loginName="alice")
     await first.advance(5)
     await first.crash()
 
-    second = await start(tmp_path, clock, ring())
+    second = await start(stores(tmp_path), clock, ring())
     (execution,) = second.engine.executions()
     assert (execution.key, execution.state) == ("c1", "ringing")
     assert second.timers.next_due() == START + 20
@@ -122,34 +122,34 @@ async def test_a_waiting_timer_fires_after_a_restart_at_its_time(tmp_path):
     await second.engine.stop()
 
 
-async def test_a_timer_due_while_stopped_fires_once_at_start_within_the_grace(tmp_path):
+async def test_a_timer_due_while_stopped_fires_once_at_start_within_the_grace(tmp_path, stores):
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, ring())
+    first = await start(stores(tmp_path), clock, ring())
     for ref in ("c1", "c2"):
         await first.send("OnCallCreated", callRef=ref, loginName="alice")
     await first.send("OnCallRemoved", callRef="c2", loginName="alice")
     await first.crash()
 
     clock.now = START + 200  # down for 200 s: the timer came due 180 s ago
-    second = await start(tmp_path, clock, ring())
+    second = await start(stores(tmp_path), clock, ring())
     await second.advance(0)
     assert second.actions() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
     await second.crash()
 
-    third = await start(tmp_path, clock, ring())  # nothing left to do: nothing repeats
+    third = await start(stores(tmp_path), clock, ring())  # nothing left to do: nothing repeats
     await third.advance(100)
     assert third.engine.executions() == [] and third.actions() == []
     await third.engine.stop()
 
 
-async def test_a_timer_due_beyond_the_grace_ends_the_execution_by_default(tmp_path):
+async def test_a_timer_due_beyond_the_grace_ends_the_execution_by_default(tmp_path, stores):
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, ring())
+    first = await start(stores(tmp_path), clock, ring())
     await first.send("OnCallCreated", callRef="c1", loginName="alice")
     await first.crash()
 
     clock.now = START + 3600
-    second = await start(tmp_path, clock, ring())
+    second = await start(stores(tmp_path), clock, ring())
     await second.advance(0)
     assert second.actions() == []
     (trace,) = second.engine.traces.query(key="c1")
@@ -159,25 +159,25 @@ async def test_a_timer_due_beyond_the_grace_ends_the_execution_by_default(tmp_pa
     await second.engine.stop()
 
 
-async def test_on_missed_fire_and_goto(tmp_path):
+async def test_on_missed_fire_and_goto(tmp_path, stores):
     clock = VirtualClock(START)
     for choice, expected in (
         ("fire", [("redirect", "c1"), ("log", "sent c1 to voicemail")]),
         ("{goto: missed}", [("log", "too late for c1")]),
     ):
         text = ring(missed=f", on_missed: {choice}")
-        first = await start(tmp_path, clock, text)
+        first = await start(stores(tmp_path), clock, text)
         await first.send("OnCallCreated", callRef="c1", loginName="alice")
         await first.crash()
         clock.now += 3600
-        second = await start(tmp_path, clock, text)
+        second = await start(stores(tmp_path), clock, text)
         await second.advance(0)
         assert second.actions() == expected, choice
         assert second.engine.executions() == []
         await second.engine.stop()
 
 
-async def test_a_stored_transition_is_never_replayed_only_the_action_in_flight(tmp_path):
+async def test_a_stored_transition_is_never_replayed_only_the_action_in_flight(tmp_path, stores):
     registry = Registry.builtin()
     gate = asyncio.Event()
     sent: list[str] = []
@@ -203,7 +203,7 @@ states:
       OnCallRemoved: {goto: end}
 """
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, text, registry=registry)
+    first = await start(stores(tmp_path), clock, text, registry=registry)
     first.engine.dispatch({"eventName": "OnCallCreated", "callRef": "c1"})
     async with asyncio.timeout(5):
         while not sent:
@@ -212,7 +212,7 @@ states:
     await first.crash()
 
     gate.set()
-    second = await start(tmp_path, clock, text, registry=registry)
+    second = await start(stores(tmp_path), clock, text, registry=registry)
     await second.engine.idle()
     # the action in flight at the kill runs again, the one done before does not
     assert sent == ["page c1", "page c1"]
@@ -224,20 +224,20 @@ states:
     await second.engine.stop()
 
 
-async def test_a_clean_stop_keeps_executions_and_timers_for_the_next_start(tmp_path):
+async def test_a_clean_stop_keeps_executions_and_timers_for_the_next_start(tmp_path, stores):
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, ring())
+    first = await start(stores(tmp_path), clock, ring())
     await first.send("OnCallCreated", callRef="c1", loginName="alice")
     await first.engine.stop()
     assert [t.outcome for t in first.engine.traces] == ["suspended"]
 
-    second = await start(tmp_path, clock, ring())
+    second = await start(stores(tmp_path), clock, ring())
     await second.advance(20)
     assert second.actions()[0] == ("redirect", "c1")
     await second.engine.stop()
 
 
-async def test_a_flow_changed_while_stopped_follows_on_reload(tmp_path):
+async def test_a_flow_changed_while_stopped_follows_on_reload(tmp_path, stores):
     clock = VirtualClock(START)
     for policy, states, outcome in (
         ("keep", ["ringing"], None),
@@ -246,35 +246,35 @@ async def test_a_flow_changed_while_stopped_follows_on_reload(tmp_path):
     ):
         path = tmp_path / policy
         path.mkdir()
-        first = await start(path, clock, ring(policy))
+        first = await start(stores(path), clock, ring(policy))
         await first.send("OnCallCreated", callRef="c1", loginName="alice")
         await first.crash()
         changed = ring(policy).replace("seconds: 20", "seconds: 30")
-        second = await start(path, clock, changed)
+        second = await start(stores(path), clock, changed)
         assert [e.state for e in second.engine.executions()] == states, policy
         if outcome:
             assert second.engine.traces.query(key="c1")[0].outcome == outcome
         await second.engine.stop()
 
 
-async def test_an_execution_of_a_flow_removed_while_stopped_ends_with_a_trace(tmp_path):
+async def test_an_execution_of_a_flow_removed_while_stopped_ends_with_a_trace(tmp_path, stores):
     clock = VirtualClock(START)
-    first = await start(tmp_path, clock, ring())
+    first = await start(stores(tmp_path), clock, ring())
     await first.send("OnCallCreated", callRef="c1", loginName="alice")
     await first.crash()
     other = ring().replace("flow: no-answer", "flow: another")
-    second = await start(tmp_path, clock, other)
+    second = await start(stores(tmp_path), clock, other)
     (trace,) = second.engine.traces.query(key="c1")
     assert trace.outcome == "flow removed"
     await second.engine.stop()
-    third = await start(tmp_path, clock, ring())
+    third = await start(stores(tmp_path), clock, ring())
     assert third.engine.executions() == []  # it left the store
     await third.engine.stop()
 
 
 async def test_a_store_write_failing_ends_that_execution_loudly_and_others_go_on(tmp_path, caplog):
     clock = VirtualClock(START)
-    node = await start(tmp_path, clock, ring())
+    node = await start(SqliteStore(tmp_path / "state.sqlite"), clock, ring())
     await node.send("OnCallCreated", callRef="c1", loginName="alice")
     await node.engine.store.flush()
     db = node.engine.store._db  # type: ignore[attr-defined]

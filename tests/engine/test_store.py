@@ -1,4 +1,5 @@
-"""The SQLite store: what it keeps, and a clear refusal for every file it cannot use."""
+"""The durable stores: what they keep (SQLite and PostgreSQL alike), and a clear refusal
+for every SQLite file that cannot be used (PostgreSQL's refusals: test_postgres.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def execution(ident: int, state: str = "ringing") -> Execution:
     return item
 
 
-async def test_executions_and_schedule_firings_survive_a_reopen(tmp_path):
-    store = SqliteStore(tmp_path / "state.sqlite")
+async def test_executions_and_schedule_firings_survive_a_reopen(tmp_path, stores):
+    store = stores(tmp_path)
     assert (await store.open()).executions == []
     for n in (1, 2, 3):
         store.put(execution(n))
@@ -36,7 +37,7 @@ async def test_executions_and_schedule_firings_survive_a_reopen(tmp_path):
     await store.flush()
     await store.close()
 
-    again = SqliteStore(tmp_path / "state.sqlite")
+    again = stores(tmp_path)
     restored = await again.open()
     assert [e.id for e in restored.executions] == [1, 3]
     first = restored.executions[0]
@@ -48,23 +49,29 @@ async def test_executions_and_schedule_firings_survive_a_reopen(tmp_path):
     await again.close()
 
 
-async def test_writes_of_one_loop_turn_share_one_commit(tmp_path):
-    store = SqliteStore(tmp_path / "state.sqlite")
+async def test_writes_of_one_loop_turn_share_one_commit(tmp_path, stores):
+    store = stores(tmp_path)
     await store.open()
     commits = 0
     write = store._write
 
-    def counting(*args):
+    async def counting(*args):
         nonlocal commits
         commits += 1
-        write(*args)
+        await write(*args)
 
     store._write = counting  # type: ignore[method-assign]
     for n in range(1, 501):
         store.put(execution(n))
     await store.flush()
     assert commits == 1
+    for n in range(1, 251):
+        store.remove(n)
+    await store.flush()
+    assert commits == 2
     await store.close()
+    restored = await stores(tmp_path).open()
+    assert [e.id for e in restored.executions] == list(range(251, 501))
 
 
 async def test_a_second_engine_on_the_same_file_is_refused(tmp_path):

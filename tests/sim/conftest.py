@@ -31,6 +31,26 @@ async def sim() -> AsyncIterator[Simulator]:
         yield simulator
 
 
+def assert_error(
+    answer: httpx.Response,
+    status: int,
+    error_type: str,
+    text: str = "",
+    *,
+    telephony: str | None = None,
+) -> dict[str, Any]:
+    """Assert a RestErrorInfo answer: status, ``type``, ``text`` within ``innerMessage`` and,
+    if given, the ``telephony`` detail's errorType; return the body."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
+    body = answer.json()
+    assert body["type"] == error_type, body
+    assert text in body["innerMessage"], body
+    if telephony is not None:
+        assert body["telephony"]["errorType"] == telephony, body
+    return body
+
+
 async def login(sim: Simulator, user: str, password: str, **session: Any) -> httpx.AsyncClient:
     """An httpx client with an open session for ``user`` (close it with ``aclose``)."""
     client = httpx.AsyncClient(base_url=sim.url + API, timeout=5)

@@ -9,6 +9,8 @@ import pytest
 
 from o2g_flows.sim import Simulator, load_pbx_file
 
+from .conftest import assert_error
+
 TIMING = {"wrapup": 0.2, "ring_timeout": 0.3, "keepalive_interval": 0.2, "channel_minute": 0.5}
 
 
@@ -26,13 +28,6 @@ async def state_of(client: httpx.AsyncClient, **params) -> dict:
     answer = await client.get("/acd/agent/state", params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
 
 
 # -- logon, states, logoff ----------------------------------------------------------------------

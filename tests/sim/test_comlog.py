@@ -7,15 +7,9 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
+from .conftest import assert_error
+
 DAY1, DAY2, DAY3 = (f"2026-03-0{day}T10:00:00.000Z" for day in (1, 2, 3))
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> dict:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
-    return body
 
 
 def add_call(

@@ -9,12 +9,7 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
+from .conftest import assert_error
 
 
 def criterion(field: str, operation: str, operand: str) -> dict:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
-
 from o2g_flows.sim import Simulator
 
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
+from .conftest import assert_error
 
 
 async def test_counters_follow_the_inbox(sim: Simulator, session_of, subscribe) -> None:

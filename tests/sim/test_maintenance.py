@@ -8,12 +8,7 @@ import httpx
 
 from o2g_flows.sim import Simulator
 
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
+from .conftest import assert_error
 
 
 async def test_system_status_describes_the_pbx_file_node(session_of) -> None:

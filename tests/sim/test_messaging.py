@@ -10,14 +10,9 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
+from .conftest import assert_error
+
 BOX = "/messaging/mailboxes/2001"
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
 
 
 @pytest.fixture

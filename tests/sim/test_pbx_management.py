@@ -5,19 +5,25 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from o2g_flows.sim import Simulator, load_pbx_file
+
+from .conftest import assert_error, login
+
 NODE = "/pbxs/1"
 SUBSCRIBERS = NODE + "/instances/Subscriber"
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> None:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
+#: Every user of the default PBX is a Subscriber, in the file's order.
+USERS = [user.number for user in load_pbx_file().users]
+DEFAULTS = {
+    "Annu_Name": "",
+    "Annu_First_Name": "",
+    "UTF8_Phone_Book_Name": "",
+    "UTF8_Phone_Book_First_Name": "",
+    "Station_Type": "UA_VIRTUAL",
+}
 
 
 def attributes(**values: str | list[str]) -> dict:
-    """A PbxAttributes body: ``Directory_Name="Doe"`` -> ``{"name": ..., "value": ["Doe"]}``."""
+    """A PbxAttributes body: ``Annu_Name="Doe"`` -> ``{"name": ..., "value": ["Doe"]}``."""
     return {
         "attributes": [
             {"name": name, "value": value if isinstance(value, list) else [value]}
@@ -51,9 +57,11 @@ async def test_object_model(admin) -> None:
     model = (await admin.get(NODE + "/model/Subscriber")).json()
     assert [a["name"] for a in model["attributes"]] == [
         "Directory_Number",
-        "Directory_First_Name",
-        "Directory_Name",
+        "Annu_First_Name",
+        "Annu_Name",
         "Station_Type",
+        "UTF8_Phone_Book_First_Name",
+        "UTF8_Phone_Book_Name",
     ]
     assert model["attributes"][0]["mandatory"] is True
     assert model["create"] and model["delete"] and model["set"] and model["get"]
@@ -64,12 +72,12 @@ async def test_object_model(admin) -> None:
 @pytest.mark.parametrize(
     ("filter_", "ids"),
     [
-        ("Directory_Name==Mar*", ["2001"]),
-        ("Directory_Name==*nard", ["2002"]),
-        ("Directory_Name==Martin or Directory_Name==Bernard", ["2001", "2002"]),
-        ("Station_Type==UA_VIRTUAL and Directory_First_Name!=Bob", ["2001"]),
-        ("Directory_Number=ge=2002", ["2002"]),
-        ("Directory_Number=le=2001", ["2001"]),
+        ("Annu_Name==Mar*", ["2001"]),
+        ("Annu_Name==*nard", ["2002"]),
+        ("Annu_Name==Martin or Annu_Name==Bernard", ["2001", "2002"]),
+        ("Station_Type==UA_VIRTUAL and Annu_First_Name==Bob", ["2002"]),
+        ("Directory_Number=ge=2205", ["2205"]),
+        ("Directory_Number=le=2000", ["2000"]),
         ("Station_Type==ANALOG", []),
     ],
 )
@@ -79,14 +87,14 @@ async def test_instances_with_a_filter(admin, filter_, ids) -> None:
 
 
 async def test_instances_with_attributes(admin) -> None:
-    everyone = (await admin.get(SUBSCRIBERS, params={"attributes": "Directory_Name"})).json()
-    assert everyone["objectIds"] == ["2001", "2002"]
-    assert everyone["objects"][1] == {
+    everyone = (await admin.get(SUBSCRIBERS, params={"attributes": "Annu_Name"})).json()
+    assert everyone["objectIds"] == USERS
+    assert everyone["objects"][2] == {
         "objectId": "2002",
-        "attributes": [{"name": "Directory_Name", "value": ["Bernard"]}],
+        "attributes": [{"name": "Annu_Name", "value": ["Bernard"]}],
     }
     assert_error(
-        await admin.get(SUBSCRIBERS, params={"filter": "Directory_Name~Mar"}),
+        await admin.get(SUBSCRIBERS, params={"filter": "Annu_Name~Mar"}),
         400,
         "BAD_PARAMETER",
         "filter",
@@ -94,55 +102,108 @@ async def test_instances_with_attributes(admin) -> None:
     assert_error(await admin.get(NODE + "/instances/Trunk"), 404, "NOT_FOUND")
 
 
-async def test_one_instance(admin) -> None:
-    alice = (await admin.get(SUBSCRIBERS + "/2001")).json()
-    assert alice["objectName"] == "Subscriber" and alice["objectId"] == "2001"
-    assert alice["attributes"] == [
-        {"name": "Directory_Number", "value": ["2001"]},
-        {"name": "Directory_Name", "value": ["Martin"]},
-        {"name": "Directory_First_Name", "value": ["Alice"]},
-        {"name": "Station_Type", "value": ["UA_VIRTUAL"]},
+async def test_every_user_is_a_subscriber_with_the_whole_attribute_list(admin) -> None:
+    carol = (await admin.get(SUBSCRIBERS + "/2003")).json()  # the tutorial's free-number check
+    assert carol["objectName"] == "Subscriber" and carol["objectId"] == "2003"
+    assert carol["attributes"] == [
+        {"name": "Directory_Number", "value": ["2003"]},
+        *(
+            {"name": name, "value": [value]}
+            for name, value in {
+                **DEFAULTS,
+                "Annu_Name": "Dubois",
+                "Annu_First_Name": "Carol",
+            }.items()
+        ),
     ]
     only = await admin.get(SUBSCRIBERS + "/2001", params={"attributes": "Station_Type"})
     assert only.json()["attributes"] == [{"name": "Station_Type", "value": ["UA_VIRTUAL"]}]
     assert_error(await admin.get(SUBSCRIBERS + "/2999"), 404, "NOT_FOUND")
 
 
-async def test_create_modify_delete_with_events(admin, subscribe) -> None:
+async def test_a_created_subscriber_is_a_user_with_defaults(
+    sim: Simulator, admin, subscribe
+) -> None:
     reader = await subscribe(admin, names=["pbxManagement"])
+    users = await subscribe(admin, names=["userManagement"])
     created = await admin.post(
-        SUBSCRIBERS, json=attributes(Directory_Number="2050", Directory_Name="Doe")
+        SUBSCRIBERS, json=attributes(Directory_Number="2050", Annu_Name="Doe", Annu_First_Name="Jo")
     )
     assert created.status_code == 201 and created.content == b""
-    assert (await admin.get(SUBSCRIBERS)).json()["objectIds"] == ["2001", "2002", "2050"]
+    assert (await admin.get(SUBSCRIBERS)).json()["objectIds"] == [*USERS, "2050"]
     assert await reader.wait_for("OnPbxObjectInstanceCreated") == {
         "eventName": "OnPbxObjectInstanceCreated",
         "objectName": "Subscriber",
         "objectId": "2050",
         "nodeId": "1",
     }
+    read = (await admin.get(SUBSCRIBERS + "/2050")).json()["attributes"]
+    assert {a["name"]: a["value"] for a in read} == {
+        "Directory_Number": ["2050"],
+        **{name: [value] for name, value in DEFAULTS.items()},
+        "Annu_Name": ["Doe"],
+        "Annu_First_Name": ["Jo"],
+    }
+    user = (await users.wait_for("OnUserCreated"))["user"]
+    assert (user["loginName"], user["companyPhone"], user["lastName"]) == ("2050", "2050", "Doe")
+    assert (await admin.get("/users/2050")).json()["firstName"] == "Jo"
+    jo = await login(sim, "2050", "2050")  # the number plan knows the new user: a call rings it
+    try:
+        alice = await login(sim, "alice", "1001")
+        answer = await alice.post("/telephony/calls", json={"callee": "2050", "autoAnswer": True})
+        assert answer.status_code == 201, answer.text
+        [call] = (await jo.get("/telephony/calls")).json()["calls"]
+        assert call["callRef"] == answer.json()
+        await alice.aclose()
+    finally:
+        await jo.aclose()
 
-    changed = await admin.put(SUBSCRIBERS + "/2050", json=attributes(Directory_Name="Roe"))
+
+async def test_modify_and_delete_with_events(admin, subscribe) -> None:
+    reader = await subscribe(admin, names=["pbxManagement"])
+    users = await subscribe(admin, names=["userManagement"])
+    await admin.post(SUBSCRIBERS, json=attributes(Directory_Number="2050", Annu_Name="Doe"))
+    changed = await admin.put(SUBSCRIBERS + "/2050", json=attributes(Annu_Name="Roe"))
     assert changed.status_code == 204
-    doe = (await admin.get(SUBSCRIBERS + "/2050", params={"attributes": "Directory_Name"})).json()
-    assert doe["attributes"] == [{"name": "Directory_Name", "value": ["Roe"]}]
+    doe = (await admin.get(SUBSCRIBERS + "/2050", params={"attributes": "Annu_Name"})).json()
+    assert doe["attributes"] == [{"name": "Annu_Name", "value": ["Roe"]}]
+    assert (await admin.get("/users/2050")).json()["lastName"] == "Roe"
     modified = await reader.wait_for("OnPbxObjectInstanceModified")
     assert modified["objectId"] == "2050" and modified["nodeId"] == "1"
 
     assert (await admin.delete(SUBSCRIBERS + "/2050")).status_code == 204
     assert_error(await admin.get(SUBSCRIBERS + "/2050"), 404, "NOT_FOUND")
     assert (await reader.wait_for("OnPbxObjectInstanceDeleted"))["objectId"] == "2050"
+    assert await users.wait_for("OnUserDeleted") == {
+        "eventName": "OnUserDeleted",
+        "loginName": "2050",
+    }
+    assert_error(await admin.get("/users/2050"), 404, "NOT_FOUND")
+
+
+async def test_deleting_a_users_subscriber_removes_the_user(admin) -> None:
+    assert (await admin.delete(SUBSCRIBERS + "/2003")).status_code == 204
+    assert_error(await admin.get("/users/carol"), 404, "NOT_FOUND")
+    assert "2003" not in (await admin.get(SUBSCRIBERS)).json()["objectIds"]
+    again = await admin.post(SUBSCRIBERS, json=attributes(Directory_Number="2003"))
+    assert again.status_code == 201  # the number is free again
+
+
+@pytest.mark.parametrize(("number", "why"), [("2002", "hunting group 2100"), ("2201", "ACD agent")])
+async def test_users_in_a_group_or_the_acd_are_not_deleted(admin, number, why) -> None:
+    assert_error(await admin.delete(SUBSCRIBERS + "/" + number), 403, "NOT_ALLOWED", why)
+    assert number in (await admin.get(SUBSCRIBERS)).json()["objectIds"]
 
 
 async def test_refused_creations(admin) -> None:
     for body, status, error_type in (
         (attributes(Directory_Number="2001"), 409, "NOT_EXPECTED"),  # exists
-        (attributes(Directory_Number="2003"), 409, "NOT_EXPECTED"),  # carol's number
-        (attributes(Directory_Name="Nobody"), 400, "BAD_PARAMETER"),  # no id
+        (attributes(Directory_Number="3000"), 409, "NOT_EXPECTED"),  # the voicemail's number
+        (attributes(Annu_Name="Nobody"), 400, "BAD_PARAMETER"),  # no id
         (attributes(Directory_Number="2051", Colour="blue"), 400, "BAD_PARAMETER"),
     ):
         assert_error(await admin.post(SUBSCRIBERS, json=body), status, error_type)
-    assert (await admin.get(SUBSCRIBERS)).json()["objectIds"] == ["2001", "2002"]
+    assert (await admin.get(SUBSCRIBERS)).json()["objectIds"] == USERS
     assert_error(
         await admin.post(NODE + "/instances/Trunk", json=attributes(Id="1")), 404, "NOT_FOUND"
     )
@@ -179,16 +240,9 @@ async def test_concurrent_modification_is_a_conflict(session_of) -> None:
 
 async def test_renaming_a_users_subscriber_changes_the_user(admin, subscribe) -> None:
     reader = await subscribe(admin, names=["user"], ids=["alice"])
-    renamed = await admin.put(SUBSCRIBERS + "/2001", json=attributes(Directory_Name="Dupont"))
+    renamed = await admin.put(SUBSCRIBERS + "/2001", json=attributes(Annu_Name="Dupont"))
     assert renamed.status_code == 204
     assert (await admin.get("/users/alice")).json()["lastName"] == "Dupont"
     event = await reader.wait_for("OnUserInfoChanged")
     assert event["loginName"] == "alice"
     assert event["user"]["lastName"] == "Dupont" and event["user"]["firstName"] == "Alice"
-
-
-async def test_users_of_the_pbx_file_are_not_deleted(admin) -> None:
-    for params in ({}, {"force": ""}):
-        answer = await admin.delete(SUBSCRIBERS + "/2001", params=params)
-        assert_error(answer, 403, "NOT_ALLOWED", "alice")
-    assert (await admin.get(SUBSCRIBERS)).json()["objectIds"] == ["2001", "2002"]

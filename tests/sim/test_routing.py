@@ -8,16 +8,10 @@ import pytest
 from o2g_flows.sim import PbxConfig, Simulator, load_pbx_file
 from o2g_flows.sim.pbx.config import Device
 
+from .conftest import assert_error
+
 TIMING = {"ring_timeout": 0.3, "keepalive_interval": 0.2, "channel_minute": 0.5}
 VOICEMAIL_FORWARD = {"forwardRoute": {"destinations": [{"type": "VOICEMAIL"}]}}
-
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> dict:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
-    return body
 
 
 def assert_routing_error(answer: httpx.Response, status: int, error_type: str, cause: str) -> None:

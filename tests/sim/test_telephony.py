@@ -7,17 +7,9 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
+from .conftest import assert_error
+
 UNKNOWN = "0123456789abcdef"
-
-
-def refused(answer: httpx.Response, status: int, error_type: str, telephony: str | None = None):
-    """Assert a RestErrorInfo answer (and its telephony errorType)."""
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    if telephony is not None:
-        assert body["telephony"]["errorType"] == telephony, body
-    return body
 
 
 async def dial(client: httpx.AsyncClient, callee: str, **extra) -> str:
@@ -102,7 +94,9 @@ async def test_make_call_refuses_bad_requests_and_creates_nothing(sim, session_o
         ({"callee": 2002}, 400, "BAD_PARAMETER", None),
     ]
     for body, status, error_type, telephony in cases:
-        refused(await alice.post("/telephony/calls", json=body), status, error_type, telephony)
+        assert_error(
+            await alice.post("/telephony/calls", json=body), status, error_type, telephony=telephony
+        )
     assert await calls_in(sim) == []
 
 
@@ -121,7 +115,7 @@ async def test_an_administrator_makes_a_call_for_a_user(session_of) -> None:
     assert response.status_code == 201
     assert await leg_state(bob, response.json()) == "RINGING_INCOMING"
     missing = await admin.post("/telephony/calls", json={"callee": "2002"})
-    refused(missing, 400, "BAD_PARAMETER")
+    assert_error(missing, 400, "BAD_PARAMETER")
 
 
 async def test_list_calls(session_of) -> None:
@@ -142,20 +136,20 @@ async def test_basic_call_answer_and_dropme(session_of) -> None:
     assert answered.status_code == 204
     assert await leg_state(alice, call_ref) == "ACTIVE"
     assert (await basic.post("/telephony/basicCall/dropme")).status_code == 204
-    refused(await alice.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
-    refused(
+    assert_error(await alice.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
+    assert_error(
         await alice.post("/telephony/basicCall/answer", json={"deviceId": "2001"}),
         400,
         "NOT_EXPECTED",
-        "INCOMPATIBLE_WITH_STATE",
+        telephony="INCOMPATIBLE_WITH_STATE",
     )
-    refused(await basic.post("/telephony/basicCall/dropme"), 400, "NOT_EXPECTED")
+    assert_error(await basic.post("/telephony/basicCall/dropme"), 400, "NOT_EXPECTED")
 
 
 async def test_basic_call_from_another_users_device_is_refused(session_of) -> None:
     basic = await session_of("basic")
     made = await basic.post("/telephony/basicCall", json={"deviceId": "2001", "callee": "2002"})
-    refused(made, 403, "NOT_ALLOWED")
+    assert_error(made, 403, "NOT_ALLOWED")
 
 
 # -- answer, release, dropme --------------------------------------------------------------------
@@ -168,17 +162,17 @@ async def test_answer(session_of) -> None:
     assert await leg_state(bob, call_ref) == "ACTIVE"
     assert await leg_state(alice, call_ref) == "ACTIVE"
     again = await bob.post(f"/telephony/calls/{call_ref}/answer", json={"deviceId": "2002"})
-    refused(again, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(again, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     not_mine = await bob.post(f"/telephony/calls/{call_ref}/answer", json={"deviceId": "2001"})
-    refused(not_mine, 403, "NOT_ALLOWED")
+    assert_error(not_mine, 403, "NOT_ALLOWED")
 
 
 async def test_release_ends_the_call_for_everyone(session_of) -> None:
     alice, bob, call_ref = await connected(session_of)
     assert (await bob.delete(f"/telephony/calls/{call_ref}")).status_code == 204
     for client in (alice, bob):
-        refused(await client.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
-    refused(await bob.delete(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
+        assert_error(await client.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
+    assert_error(await bob.delete(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
 
 
 async def test_dropme_ends_a_two_party_call(session_of) -> None:
@@ -190,7 +184,7 @@ async def test_dropme_ends_a_two_party_call(session_of) -> None:
 async def test_a_call_another_user_is_in_is_unknown_to_me(session_of) -> None:
     _, _, call_ref = await connected(session_of)
     carol = await session_of("carol")
-    body = refused(await carol.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
+    body = assert_error(await carol.get(f"/telephony/calls/{call_ref}"), 404, "NOT_FOUND")
     assert body["telephony"]["errorType"] == "CALL_REFERENCE_NOT_FOUND"
 
 
@@ -203,12 +197,12 @@ async def test_hold_and_retrieve(session_of) -> None:
     assert (await alice.post(f"/telephony/calls/{call_ref}/hold", json=device)).status_code == 204
     assert await leg_state(alice, call_ref) == "HELD"
     again = await alice.post(f"/telephony/calls/{call_ref}/hold", json=device)
-    refused(again, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(again, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     retrieved = await alice.post(f"/telephony/calls/{call_ref}/retrieve", json=device)
     assert retrieved.status_code == 204
     assert await leg_state(alice, call_ref) == "ACTIVE"
     again = await alice.post(f"/telephony/calls/{call_ref}/retrieve", json=device)
-    refused(again, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(again, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
 async def test_a_second_call_puts_the_active_one_on_hold(session_of) -> None:
@@ -227,7 +221,7 @@ async def test_alternate_swaps_the_active_and_held_calls(session_of) -> None:
     assert await leg_state(alice, first) == "ACTIVE"
     assert await leg_state(alice, second) == "HELD"
     wrong = await alice.post(f"/telephony/calls/{first}/alternate", json={"deviceId": "2001"})
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
 async def test_reconnect_cancels_the_enquiry_call(session_of) -> None:
@@ -238,11 +232,11 @@ async def test_reconnect_cancels_the_enquiry_call(session_of) -> None:
     assert await leg_state(alice, first) == "ACTIVE"
     assert [c["callRef"] for c in (await alice.get("/telephony/calls")).json()["calls"]] == [first]
     again = await alice.post(f"/telephony/calls/{first}/reconnect", json=body)
-    refused(again, 404, "NOT_FOUND", "CALL_REFERENCE_NOT_FOUND")
+    assert_error(again, 404, "NOT_FOUND", telephony="CALL_REFERENCE_NOT_FOUND")
     second = await dial(alice, "2004")
     not_held = {"deviceId": "2001", "enquiryCallRef": first}
     wrong = await alice.post(f"/telephony/calls/{second}/reconnect", json=not_held)
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     assert await leg_state(bob, first) == "ACTIVE"
 
 
@@ -255,7 +249,7 @@ async def test_transfer_joins_the_two_other_parties(session_of) -> None:
     second = await dial(alice, "2003")
     await answer(carol, second, "2003")
     wrong = await alice.post(f"/telephony/calls/{first}/transfer", json={"heldCallRef": second})
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     done = await alice.post(f"/telephony/calls/{second}/transfer", json={"heldCallRef": first})
     assert done.status_code == 204
     assert (await alice.get("/telephony/calls")).json()["calls"] == []
@@ -271,7 +265,7 @@ async def test_blind_transfer_rings_the_new_party(session_of) -> None:
     wrong = await carol.post(
         f"/telephony/calls/{ringing}/blindtransfer", json={"transferTo": "2005"}
     )
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     moved = await alice.post(
         f"/telephony/calls/{call_ref}/blindtransfer", json={"transferTo": "2005"}
     )
@@ -288,7 +282,9 @@ async def test_merge_makes_a_conference(session_of) -> None:
     carol = await session_of("carol")
     second = await dial(alice, "2003")
     wrong = await alice.post(f"/telephony/calls/{second}/merge", json={"heldCallRef": first})
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")  # carol still rings
+    assert_error(
+        wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE"
+    )  # carol still rings
     await answer(carol, second, "2003")
     merged = await alice.post(f"/telephony/calls/{second}/merge", json={"heldCallRef": first})
     assert merged.status_code == 204
@@ -296,7 +292,7 @@ async def test_merge_makes_a_conference(session_of) -> None:
     assert call["legs"][0]["state"] == "ACTIVE"
     assert sorted(p["participantId"] for p in call["participants"]) == ["2002", "2003"]
     assert all(p["state"] == "ACTIVE" for p in call["participants"])
-    refused(await alice.get(f"/telephony/calls/{second}"), 404, "NOT_FOUND")
+    assert_error(await alice.get(f"/telephony/calls/{second}"), 404, "NOT_FOUND")
     assert [c["callRef"] for c in (await bob.get("/telephony/calls")).json()["calls"]] == [first]
 
 
@@ -310,13 +306,13 @@ async def test_participants_are_listed_and_dropped(session_of) -> None:
     assert sorted(p["participantId"] for p in listed) == ["2002", "2003"]
     one = await alice.get(f"/telephony/calls/{first}/participants/2003")
     assert one.json()["identity"]["id"] == {"loginName": "carol", "phoneNumber": "2003"}
-    refused(await alice.get(f"/telephony/calls/{first}/participants/2999"), 404, "NOT_FOUND")
+    assert_error(await alice.get(f"/telephony/calls/{first}/participants/2999"), 404, "NOT_FOUND")
     dropped = await alice.delete(f"/telephony/calls/{first}/participants/2003")
     assert dropped.status_code == 204
     assert (await carol.get("/telephony/calls")).json()["calls"] == []
     assert await leg_state(bob, first) == "ACTIVE"  # the conference carried on without carol
     unknown = await alice.delete(f"/telephony/calls/{first}/participants/2003")
-    refused(unknown, 400, "BAD_PARAMETER", "BAD_PARAMETER_VALUE")
+    assert_error(unknown, 400, "BAD_PARAMETER", telephony="BAD_PARAMETER_VALUE")
     last = await alice.delete(f"/telephony/calls/{first}/participants/2002")
     assert last.status_code == 204
     assert (await alice.get("/telephony/calls")).json()["calls"] == []
@@ -328,7 +324,7 @@ async def test_device_legs(session_of) -> None:
     assert [leg["deviceId"] for leg in legs] == ["2001"]
     leg = await alice.get(f"/telephony/calls/{call_ref}/deviceLegs/2001")
     assert leg.json()["state"] == "ACTIVE"
-    refused(await alice.get(f"/telephony/calls/{call_ref}/deviceLegs/2002"), 404, "NOT_FOUND")
+    assert_error(await alice.get(f"/telephony/calls/{call_ref}/deviceLegs/2002"), 404, "NOT_FOUND")
 
 
 # -- re-routing ---------------------------------------------------------------------------------
@@ -338,7 +334,7 @@ async def test_redirect_a_ringing_call(session_of) -> None:
     alice, bob = await session_of("alice"), await session_of("bob")
     call_ref = await dial(alice, "2002")
     dva = await bob.post(f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": "DVA"})
-    refused(dva, 400, "NOT_EXPECTED", "SERVICE_UNAVAILABLE")
+    assert_error(dva, 400, "NOT_EXPECTED", telephony="SERVICE_UNAVAILABLE")
     moved = await bob.post(f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": "2003"})
     assert moved.status_code == 204
     assert (await bob.get("/telephony/calls")).json()["calls"] == []
@@ -346,16 +342,17 @@ async def test_redirect_a_ringing_call(session_of) -> None:
     assert await leg_state(carol, call_ref) == "RINGING_INCOMING"
     await answer(carol, call_ref, "2003")
     wrong = await carol.post(f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": "2004"})
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
-async def test_redirect_to_voicemail_leaves_a_message(sim, session_of, subscribe) -> None:
+@pytest.mark.parametrize("voicemail", ["VOICEMAIL", "3000"])  # the keyword or the number
+async def test_redirect_to_voicemail_leaves_a_message(
+    sim, session_of, subscribe, voicemail: str
+) -> None:
     alice, bob = await session_of("alice"), await session_of("bob")
     reader = await subscribe(alice, names=["telephony"])
     call_ref = await dial(alice, "2002")
-    moved = await bob.post(
-        f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": "VOICEMAIL"}
-    )
+    moved = await bob.post(f"/telephony/calls/{call_ref}/redirect", json={"redirectTo": voicemail})
     assert moved.status_code == 204
     redirected = await reader.wait_for("OnCallModified", cause="REDIRECTED")
     assert redirected["removedParticipantIds"] == ["2002"]
@@ -376,7 +373,7 @@ async def test_overflow_to_voicemail(session_of) -> None:
     call = (await alice.get(f"/telephony/calls/{call_ref}")).json()
     assert call["participants"][0]["participantId"] == "3000"
     wrong = await alice.post(f"/telephony/calls/{call_ref}/overflowToVoiceMail")
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
 async def test_park_and_unpark(session_of) -> None:
@@ -387,17 +384,17 @@ async def test_park_and_unpark(session_of) -> None:
     assert (await alice.get("/telephony/calls")).json()["calls"] == []
     assert await leg_state(bob, call_ref) == "ACTIVE"
     own = await bob.post("/telephony/devices/2002/unpark", json={"unParkFrom": "2003"})
-    refused(own, 403, "NOT_ALLOWED", "UNAUTHORIZED")
+    assert_error(own, 403, "NOT_ALLOWED", telephony="UNAUTHORIZED")
     taken = await carol.post("/telephony/devices/2003/unpark", json={})
     assert taken.status_code == 204
     call = (await carol.get(f"/telephony/calls/{call_ref}")).json()
     assert call["legs"][0]["state"] == "ACTIVE"
     assert [p["participantId"] for p in call["participants"]] == ["2002"]
     nothing = await carol.post("/telephony/devices/2003/unpark", json={})
-    refused(nothing, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(nothing, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     ringing = await dial(alice, "2004")
     wrong = await alice.post(f"/telephony/calls/{ringing}/park", json={})
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
 async def test_pickup_a_call_ringing_on_a_colleague(session_of) -> None:
@@ -413,9 +410,9 @@ async def test_pickup_a_call_ringing_on_a_colleague(session_of) -> None:
     assert await leg_state(carol, call_ref) == "ACTIVE"
     assert await leg_state(alice, call_ref) == "ACTIVE"
     again = await carol.post("/telephony/devices/2003/pickup", json=body)
-    refused(again, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(again, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     not_mine = await carol.post("/telephony/devices/2004/pickup", json=body)
-    refused(not_mine, 403, "NOT_ALLOWED")
+    assert_error(not_mine, 403, "NOT_ALLOWED")
 
 
 async def test_callback_request_during_a_ringing_call(session_of) -> None:
@@ -427,7 +424,7 @@ async def test_callback_request_during_a_ringing_call(session_of) -> None:
     assert [c["partyInfo"]["id"]["loginName"] for c in callbacks] == ["alice"]
     _, _, active = await connected(session_of, "carol", "alice")
     wrong = await alice.post(f"/telephony/calls/{active}/callback")
-    refused(wrong, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(wrong, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
 
 
 # -- call data ----------------------------------------------------------------------------------
@@ -438,13 +435,13 @@ async def test_send_dtmf(sim, session_of) -> None:
     call_ref = await dial(alice, "2002")
     body = {"deviceId": "2001", "number": "12#"}
     ringing = await alice.post(f"/telephony/calls/{call_ref}/sendDtmf", json=body)
-    refused(ringing, 400, "NOT_EXPECTED", "INCOMPATIBLE_WITH_STATE")
+    assert_error(ringing, 400, "NOT_EXPECTED", telephony="INCOMPATIBLE_WITH_STATE")
     await answer(bob, call_ref, "2002")
     assert (await alice.post(f"/telephony/calls/{call_ref}/sendDtmf", json=body)).status_code == 204
     bad = await alice.post(
         f"/telephony/calls/{call_ref}/sendDtmf", json={"deviceId": "2001", "number": "1x"}
     )
-    refused(bad, 400, "BAD_PARAMETER", "BAD_PARAMETER_VALUE")
+    assert_error(bad, 400, "BAD_PARAMETER", telephony="BAD_PARAMETER_VALUE")
     assert (await calls_in(sim))[0]["dtmf"] == [{"from": "2001", "digits": "12#"}]
 
 
@@ -460,7 +457,7 @@ async def test_attach_data_is_seen_by_every_party(session_of, subscribe) -> None
     long = await alice.post(
         f"/telephony/calls/{call_ref}/attachdata", json={"associatedData": "x" * 40}
     )
-    refused(long, 400, "BAD_PARAMETER", "BAD_PARAMETER_VALUE")
+    assert_error(long, 400, "BAD_PARAMETER", telephony="BAD_PARAMETER_VALUE")
 
 
 async def test_send_account_info(session_of) -> None:
@@ -474,7 +471,7 @@ async def test_send_account_info(session_of) -> None:
     letters = await alice.post(
         f"/telephony/calls/{call_ref}/sendaccountinfo", json={"accountInfo": "abc"}
     )
-    refused(letters, 400, "BAD_PARAMETER", "BAD_PARAMETER_VALUE")
+    assert_error(letters, 400, "BAD_PARAMETER", telephony="BAD_PARAMETER_VALUE")
 
 
 async def test_recording_states(session_of) -> None:
@@ -486,7 +483,7 @@ async def test_recording_states(session_of) -> None:
             (await alice.get(f"/telephony/calls/{call_ref}")).json()["callData"].get("recordState")
         )
 
-    refused(await alice.post(url, params={"action": "stop"}), 400, "NOT_EXPECTED")
+    assert_error(await alice.post(url, params={"action": "stop"}), 400, "NOT_EXPECTED")
     for action, state in [
         ("start", "RECORDING"),
         ("pause", "PAUSED"),
@@ -495,8 +492,8 @@ async def test_recording_states(session_of) -> None:
     ]:
         assert (await alice.post(url, params={"action": action})).status_code == 204
         assert await record_state() == state
-    refused(await alice.post(url, params={"action": "rewind"}), 400, "BAD_PARAMETER")
-    refused(await alice.post(url), 400, "BAD_PARAMETER")
+    assert_error(await alice.post(url, params={"action": "rewind"}), 400, "BAD_PARAMETER")
+    assert_error(await alice.post(url), 400, "BAD_PARAMETER")
 
 
 # -- unknown calls ------------------------------------------------------------------------------
@@ -534,5 +531,5 @@ CALL_OPERATIONS = [
 async def test_unknown_call_reference(session_of, method: str, suffix: str, body) -> None:
     alice = await session_of("alice")
     response = await alice.request(method, f"/telephony/calls/{UNKNOWN}{suffix}", json=body)
-    error = refused(response, 404, "NOT_FOUND", "CALL_REFERENCE_NOT_FOUND")
+    error = assert_error(response, 404, "NOT_FOUND", telephony="CALL_REFERENCE_NOT_FOUND")
     assert error["telephony"]["errorCause"] == "INVALID_CALL_ID"

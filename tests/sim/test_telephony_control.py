@@ -9,6 +9,8 @@ import pytest
 
 from o2g_flows.sim import Simulator
 
+from .conftest import assert_error
+
 VICTOR = "+33140000001"  # an external number of the default PBX
 
 
@@ -17,11 +19,6 @@ async def world(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the control API (no session)."""
     async with httpx.AsyncClient(base_url=sim.url) as client:
         yield client
-
-
-def refused(answer: httpx.Response, status: int, error_type: str) -> None:
-    assert answer.status_code == status, answer.text
-    assert answer.json()["type"] == error_type, answer.text
 
 
 async def test_an_external_party_calls_a_user(world, session_of, subscribe) -> None:
@@ -90,27 +87,27 @@ async def test_a_user_rejects_a_ringing_call_by_hanging_up(world, session_of, su
 
 
 async def test_control_errors_are_rest_error_infos(world) -> None:
-    refused(await world.post("/sim/calls", json={"from": VICTOR}), 400, "BAD_PARAMETER")
-    refused(await world.post("/sim/calls", content=b"{not json"), 400, "BAD_PARAMETER")
-    refused(
+    assert_error(await world.post("/sim/calls", json={"from": VICTOR}), 400, "BAD_PARAMETER")
+    assert_error(await world.post("/sim/calls", content=b"{not json"), 400, "BAD_PARAMETER")
+    assert_error(
         await world.post("/sim/calls", json={"from": VICTOR, "to": ["2001"]}), 400, "BAD_PARAMETER"
     )
-    refused(
+    assert_error(
         await world.post("/sim/calls", json={"from": VICTOR, "to": "hello"}), 400, "BAD_PARAMETER"
     )
-    refused(
+    assert_error(
         await world.post("/sim/calls", json={"from": "2100", "to": "2001"}), 400, "BAD_PARAMETER"
     )
-    refused(await world.post("/sim/devices/9999/answer"), 404, "NOT_FOUND")
-    refused(await world.post("/sim/devices/9999/dial", json={"to": "2001"}), 404, "NOT_FOUND")
-    refused(await world.post("/sim/devices/2001/answer"), 400, "NOT_EXPECTED")
-    refused(await world.post("/sim/devices/2001/hangup"), 400, "NOT_EXPECTED")
-    refused(
+    assert_error(await world.post("/sim/devices/9999/answer"), 404, "NOT_FOUND")
+    assert_error(await world.post("/sim/devices/9999/dial", json={"to": "2001"}), 404, "NOT_FOUND")
+    assert_error(await world.post("/sim/devices/2001/answer"), 400, "NOT_EXPECTED")
+    assert_error(await world.post("/sim/devices/2001/hangup"), 400, "NOT_EXPECTED")
+    assert_error(
         await world.post("/sim/devices/2001/answer", json={"callRef": "0123456789abcdef"}),
         404,
         "NOT_FOUND",
     )
-    refused(await world.post(f"/sim/externals/{VICTOR}/answer"), 400, "NOT_EXPECTED")
-    refused(await world.post(f"/sim/externals/{VICTOR}/hangup"), 400, "NOT_EXPECTED")
+    assert_error(await world.post(f"/sim/externals/{VICTOR}/answer"), 400, "NOT_EXPECTED")
+    assert_error(await world.post(f"/sim/externals/{VICTOR}/hangup"), 400, "NOT_EXPECTED")
     state = (await world.get("/sim/state")).json()["calls"]
     assert state["calls"] == [] and state["userStates"] == {}

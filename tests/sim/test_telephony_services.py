@@ -14,6 +14,8 @@ import pytest
 from o2g_flows.sim import Simulator, load_pbx_file
 from o2g_flows.sim.pbx.config import Device
 
+from .conftest import assert_error
+
 TIMING = {"ring_timeout": 5.0, "voicemail_message": 0.05}
 
 
@@ -25,13 +27,6 @@ async def sim() -> AsyncIterator[Simulator]:
     alice.devices.append(Device(id="2801", type="SOFTPHONE"))
     async with Simulator(config, timing=TIMING) as simulator:
         yield simulator
-
-
-def refused(answer: httpx.Response, status: int, error_type: str) -> dict:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    return body
 
 
 async def dial(client: httpx.AsyncClient, callee: str) -> str:
@@ -52,8 +47,8 @@ async def test_device_states(session_of) -> None:
     ]
     one = await alice.get("/telephony/devices/2801")
     assert one.json() == {"deviceId": "2801", "state": "IN_SERVICE"}
-    refused(await alice.get("/telephony/devices/2002"), 403, "NOT_ALLOWED")
-    refused(await alice.get("/telephony/devices/9999"), 400, "BAD_PARAMETER")
+    assert_error(await alice.get("/telephony/devices/2002"), 403, "NOT_ALLOWED")
+    assert_error(await alice.get("/telephony/devices/9999"), 400, "BAD_PARAMETER")
 
 
 async def test_switch_a_call_to_another_device(session_of, subscribe) -> None:
@@ -62,7 +57,7 @@ async def test_switch_a_call_to_another_device(session_of, subscribe) -> None:
     call_ref = await dial(bob, "2001")
     switch = f"/telephony/calls/{call_ref}/deviceLegs/2001"
     ringing = await alice.post(switch, json={"otherDeviceId": "2801"})
-    refused(ringing, 400, "NOT_EXPECTED")
+    assert_error(ringing, 400, "NOT_EXPECTED")
     await alice.post(f"/telephony/calls/{call_ref}/answer", json={"deviceId": "2001"})
     assert (await alice.post(switch, json={"otherDeviceId": "2801"})).status_code == 204
     event = await reader.wait_for("OnCallModified", 2)
@@ -71,9 +66,9 @@ async def test_switch_a_call_to_another_device(session_of, subscribe) -> None:
     assert event["addedLegs"][0]["state"] == "ACTIVE"
     legs = (await alice.get(f"/telephony/calls/{call_ref}/deviceLegs")).json()["legs"]
     assert [leg["deviceId"] for leg in legs] == ["2801"]
-    refused(await alice.post(switch, json={"otherDeviceId": "2801"}), 404, "NOT_FOUND")
+    assert_error(await alice.post(switch, json={"otherDeviceId": "2801"}), 404, "NOT_FOUND")
     other = f"/telephony/calls/{call_ref}/deviceLegs/2801"
-    refused(await alice.post(other, json={"otherDeviceId": "2002"}), 403, "NOT_ALLOWED")
+    assert_error(await alice.post(other, json={"otherDeviceId": "2002"}), 403, "NOT_ALLOWED")
 
 
 # -- desk sharing -------------------------------------------------------------------------------
@@ -82,9 +77,9 @@ async def test_switch_a_call_to_another_device(session_of, subscribe) -> None:
 async def test_desk_sharing_moves_the_users_calls_to_the_set(session_of, subscribe) -> None:
     alice, bob = await session_of("alice"), await session_of("bob")
     reader = await subscribe(alice, names=["telephony"])
-    refused(await alice.delete("/telephony/deskSharing"), 400, "NOT_EXPECTED")
+    assert_error(await alice.delete("/telephony/deskSharing"), 400, "NOT_EXPECTED")
     taken = await alice.post("/telephony/deskSharing", json={"dssDeviceNumber": "2002"})
-    refused(taken, 400, "BAD_PARAMETER")
+    assert_error(taken, 400, "BAD_PARAMETER")
     logon = await alice.post("/telephony/deskSharing", json={"dssDeviceNumber": "2950"})
     assert logon.status_code == 204
     event = await reader.wait_for("OnDeviceStateModified")
@@ -93,7 +88,7 @@ async def test_desk_sharing_moves_the_users_calls_to_the_set(session_of, subscri
     created = await reader.wait_for("OnCallCreated")
     assert created["legs"][0]["deviceId"] == "2950"
     busy = await alice.delete("/telephony/deskSharing")
-    refused(busy, 400, "NOT_EXPECTED")
+    assert_error(busy, 400, "NOT_EXPECTED")
     await bob.delete(f"/telephony/calls/{call_ref}")
     assert (await alice.delete("/telephony/deskSharing")).status_code == 204
     event = await reader.wait_for("OnDeviceStateModified", 2)
@@ -143,7 +138,7 @@ async def test_an_administrator_snapshot_of_every_user(sim, session_of, subscrib
 
 async def test_a_basic_user_may_not_use_advanced_telephony(session_of) -> None:
     basic = await session_of("basic")
-    refused(await basic.get("/telephony/calls"), 403, "NOT_ALLOWED")
+    assert_error(await basic.get("/telephony/calls"), 403, "NOT_ALLOWED")
 
 
 # -- callbacks ----------------------------------------------------------------------------------
@@ -161,13 +156,13 @@ async def test_callback_requests(session_of, subscribe) -> None:
     assert [c["partyInfo"]["id"]["phoneNumber"] for c in callbacks] == ["2001", "2001"]
     first = callbacks[0]["callbackId"]
     assert (await bob.delete(f"/telephony/incomingCallbacks/{first}")).status_code == 204
-    refused(await bob.delete(f"/telephony/incomingCallbacks/{first}"), 404, "NOT_FOUND")
+    assert_error(await bob.delete(f"/telephony/incomingCallbacks/{first}"), 404, "NOT_FOUND")
     assert (await bob.delete("/telephony/incomingCallbacks")).status_code == 204
     assert (await bob.get("/telephony/incomingCallbacks")).json() == {"callbacks": []}
     summary = await reader.wait_for("OnEventSummaryUpdated", 4)
     assert summary["eventSummary"]["callBackRequestsNb"] == 0
     unknown = await alice.post("/telephony/outgoingCallbacks", json={"callee": "+331"})
-    refused(unknown, 400, "BAD_PARAMETER")
+    assert_error(unknown, 400, "BAD_PARAMETER")
 
 
 # -- mini-messages ------------------------------------------------------------------------------
@@ -186,12 +181,12 @@ async def test_mini_messages_are_read_newest_first(session_of, subscribe) -> Non
     newest = (await bob.get("/telephony/miniMessages")).json()
     assert newest["message"] == "second" and newest["sender"] == "2001"
     assert (await bob.get("/telephony/miniMessages")).json()["message"] == "first"
-    refused(await bob.get("/telephony/miniMessages"), 400, "BAD_PARAMETER")
+    assert_error(await bob.get("/telephony/miniMessages"), 400, "BAD_PARAMETER")
     summary = await reader.wait_for("OnEventSummaryUpdated", 4)
     assert summary["eventSummary"]["newTextNb"] == 0
     assert summary["eventSummary"]["oldTextNb"] == 2
     nobody = await alice.post("/telephony/miniMessages", json={"recipient": "7777", "message": "x"})
-    refused(nobody, 400, "BAD_PARAMETER")
+    assert_error(nobody, 400, "BAD_PARAMETER")
 
 
 # -- hunting groups -----------------------------------------------------------------------------
@@ -211,8 +206,8 @@ async def test_hunting_group_membership_and_logon(session_of, subscribe) -> None
     assert (await alice.get("/telephony/huntingGroupLogOn")).json() == {"logon": True}
 
     assert (await carol.get("/telephony/huntingGroups")).json() == {"hgList": ["2100"]}
-    refused(await carol.get("/telephony/huntingGroupLogOn"), 400, "NOT_EXPECTED")
-    refused(await carol.post("/telephony/huntingGroupMember/2999"), 404, "NOT_FOUND")
+    assert_error(await carol.get("/telephony/huntingGroupLogOn"), 400, "NOT_EXPECTED")
+    assert_error(await carol.post("/telephony/huntingGroupMember/2999"), 404, "NOT_FOUND")
     assert (await carol.post("/telephony/huntingGroupMember/2100")).status_code == 204
     assert (await carol.get("/telephony/huntingGroups")).json()["currentHg"] == "2100"
     assert (await carol.delete("/telephony/huntingGroupMember/2100")).status_code == 204

@@ -6,13 +6,7 @@ import httpx
 
 from o2g_flows.sim import Simulator
 
-
-def assert_error(answer: httpx.Response, status: int, error_type: str, text: str = "") -> dict:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["type"] == error_type, body
-    assert text in body["innerMessage"], body
-    return body
+from .conftest import assert_error
 
 
 async def test_administrator_lists_logins_by_node_and_acd_role(session_of) -> None:

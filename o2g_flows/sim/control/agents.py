@@ -7,7 +7,7 @@ from aiohttp import web
 from ..errors import RestError
 from ..pbx.acd import Agent
 from ..server import GATEWAY
-from . import read_json, rest_errors
+from . import read_json
 
 routes = web.RouteTableDef()
 
@@ -24,7 +24,6 @@ def _state(agent: Agent) -> web.Response:
 
 
 @routes.post("/sim/agents/{login}/logon")
-@rest_errors
 async def logon(request: web.Request) -> web.Response:
     """``{"proacd"?, "pg"?}``: log on the agent's pro-ACD set (default) in a group."""
     agent = _agent(request)
@@ -41,7 +40,6 @@ async def logon(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/agents/{login}/ready")
-@rest_errors
 async def ready(request: web.Request) -> web.Response:
     agent = _agent(request)
     request.app[GATEWAY].pbx.acd.ready(agent.login)
@@ -49,7 +47,6 @@ async def ready(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/agents/{login}/pause")
-@rest_errors
 async def pause(request: web.Request) -> web.Response:
     agent = _agent(request)
     request.app[GATEWAY].pbx.acd.pause(agent.login)
@@ -57,7 +54,6 @@ async def pause(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/agents/{login}/logoff")
-@rest_errors
 async def logoff(request: web.Request) -> web.Response:
     agent = _agent(request)
     request.app[GATEWAY].pbx.acd.logoff(agent.login)

@@ -17,7 +17,7 @@ from aiohttp import web
 from ..errors import RestError
 from ..pbx.calls import CallModel
 from ..server import GATEWAY
-from . import read_json, rest_errors
+from . import read_json
 
 routes = web.RouteTableDef()
 
@@ -46,7 +46,6 @@ def _dial(calls: CallModel, device: str, to: str) -> str:
 
 
 @routes.post("/sim/calls")
-@rest_errors
 async def place_call(request: web.Request) -> web.Response:
     """Someone dials ``to`` from ``from`` (an external number or a device of the PBX)."""
     body = await read_json(request)
@@ -64,7 +63,6 @@ async def place_call(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/devices/{device}/dial")
-@rest_errors
 async def dial(request: web.Request) -> web.Response:
     """The user of the device dials ``to`` (off-hook, so the callee rings at once)."""
     body = await read_json(request)
@@ -73,7 +71,6 @@ async def dial(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/devices/{device}/answer")
-@rest_errors
 async def answer(request: web.Request) -> web.Response:
     """The user picks up the call ringing on the device."""
     body = await read_json(request)
@@ -82,7 +79,6 @@ async def answer(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/devices/{device}/hangup")
-@rest_errors
 async def hang_up(request: web.Request) -> web.Response:
     """The user hangs up (or rejects the ringing call)."""
     body = await read_json(request)
@@ -91,7 +87,6 @@ async def hang_up(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/externals/{number}/answer")
-@rest_errors
 async def external_answer(request: web.Request) -> web.Response:
     body = await read_json(request)
     _calls(request).external_answer(request.match_info["number"], _call_ref(body))
@@ -99,7 +94,6 @@ async def external_answer(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/externals/{number}/hangup")
-@rest_errors
 async def external_hang_up(request: web.Request) -> web.Response:
     body = await read_json(request)
     _calls(request).external_hang_up(request.match_info["number"], _call_ref(body))

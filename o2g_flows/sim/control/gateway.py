@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..errors import RestError
 from ..server import GATEWAY
-from . import read_json, rest_errors
+from . import read_json
 
 routes = web.RouteTableDef()
 
@@ -18,11 +18,11 @@ async def state(request: web.Request) -> web.Response:
     dump = gateway.pbx.snapshot()
     dump["sessions"] = gateway.sessions.snapshot()
     dump["subscriptions"] = gateway.hub.snapshot()
+    dump["lenient"] = dict(gateway.lenient)
     return web.json_response(dump)
 
 
 @routes.post("/sim/events")
-@rest_errors
 async def inject_event(request: web.Request) -> web.Response:
     """Publish an arbitrary event (a JSON object with eventName) to matching subscriptions."""
     event = await read_json(request)
@@ -33,7 +33,6 @@ async def inject_event(request: web.Request) -> web.Response:
 
 
 @routes.post("/sim/subscriptions/{subscription_id}/drop")
-@rest_errors
 async def drop_channel(request: web.Request) -> web.Response:
     """Cut the subscription's open event channel, as a network failure would."""
     subscription = request.app[GATEWAY].hub.get(request.match_info["subscription_id"])
@@ -45,7 +44,6 @@ async def drop_channel(request: web.Request) -> web.Response:
 
 
 @routes.put("/sim/ready")
-@rest_errors
 async def set_ready(request: web.Request) -> web.Response:
     """``{"ready": false}`` makes the REST API answer 503 NOT_READY until set back."""
     body = await read_json(request)

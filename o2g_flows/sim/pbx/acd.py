@@ -364,7 +364,7 @@ class Acd:
         supervisor, agent = self._supervision_parties(login, agent_number)
         if agent.call_ref is None:
             raise RestError.not_expected(f"Agent {agent_number} has no call in progress")
-        self._pbx.calls.join_supervisor(
+        self._pbx.calls.supervision.join(
             supervisor.user, supervisor.number, agent.login, agent.call_ref, mode
         )
         supervisor.supervision = Supervision(agent.login, mode, call_ref=agent.call_ref)
@@ -378,7 +378,7 @@ class Acd:
         if supervision.mode == mode:
             self._end_supervision(supervisor)
         else:
-            self._pbx.calls.change_supervisor(login, mode)
+            self._pbx.calls.supervision.change(login, mode)
             supervision.mode = mode
 
     def listen(self, login: str, agent_number: str) -> None:
@@ -441,7 +441,7 @@ class Acd:
                 if supervision and supervision.agent == login:
                     if supervision.permanent:
                         supervision.call_ref = None
-                        self._pbx.calls.remove_supervisor(supervisor.login)
+                        self._pbx.calls.supervision.remove(supervisor.login)
                     else:
                         self._end_supervision(supervisor)
             self._start_wrapup(agent)
@@ -566,7 +566,7 @@ class Acd:
             return
         for pilot in self._pilots.values():
             if agent.pg in pilot.groups:
-                self._pbx.calls.serve_queue(pilot.number)
+                self._pbx.calls.distribution.serve(pilot.number)
 
     def _emit_help(self, name: str, agent: Agent, supervisor: Agent) -> None:
         self._pbx.emit(
@@ -584,7 +584,7 @@ class Acd:
     def _end_supervision(self, supervisor: Agent) -> None:
         """The intrusion or listening ends: the supervisor leaves the call it is in."""
         supervisor.supervision = None
-        self._pbx.calls.remove_supervisor(supervisor.login)
+        self._pbx.calls.supervision.remove(supervisor.login)
 
     def _listen_in(self, supervisor: Agent, agent: Agent) -> None:
         """Permanent listening: the supervisor joins the agent's call, unless it cannot now
@@ -592,7 +592,7 @@ class Acd:
         supervision = supervisor.supervision
         assert supervision is not None and agent.call_ref is not None
         try:
-            self._pbx.calls.join_supervisor(
+            self._pbx.calls.supervision.join(
                 supervisor.user, supervisor.number, agent.login, agent.call_ref, "DISCRETE"
             )
         except RestError:

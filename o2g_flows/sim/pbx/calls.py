@@ -1,17 +1,17 @@
 """The call model: what users (through the REST API) and the outside world do with calls.
 
 ``CallModel`` is ``pbx.calls``. Each operation checks the state of the legs it acts on
-(``RestError.incompatible_state`` otherwise), then moves parties with the primitives of
-``CallCore``, which emit the telephony events. See docs/sim-calls.md.
+(``RestError.incompatible_state`` otherwise), then moves parties with the public moves of
+its ``CallCore`` (``self.core``), which emit the telephony events. See docs/sim-calls.md.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RestError
-from .calls_core import bad_value, unauthorized
+from .calls_core import CallCore
 from .calls_state import (
     ACTIVE,
     DIALING,
@@ -22,8 +22,11 @@ from .calls_state import (
     Party,
     basic_only,
 )
-from .calls_supervision import CallSupervision
+from .calls_supervision import Supervision
 from .config import User
+
+if TYPE_CHECKING:
+    from .core import Pbx
 
 __all__ = ["CallModel"]
 
@@ -63,8 +66,28 @@ def _service_unavailable(message: str) -> RestError:
     )
 
 
-class CallModel(CallSupervision):
-    """``pbx.calls``: making, answering, releasing and handling calls."""
+class CallModel:
+    """``pbx.calls``: making, answering, releasing and handling calls.
+
+    It is composed of the core (``core``: the calls and the moves of their parties), the
+    ACD distribution (``distribution``), the supervisors' part (``supervision``), the
+    hunting groups (``hunting``) and the event views (``views``); the lookups below are the
+    core's, for the HTTP handlers.
+    """
+
+    def __init__(self, pbx: Pbx) -> None:
+        self._pbx = pbx
+        self.core = core = CallCore(pbx)
+        self.views = core.views
+        self.hunting = core.hunting
+        self.distribution = core.distribution
+        self.supervision = Supervision(core)
+        self.get = core.get
+        self.calls_of = core.calls_of
+        self.party_of = core.party_of
+        self.device_owner = core.device_owner
+        self.current_device = core.current_device
+        self.dialled = core.dialled
 
     # -- making calls ---------------------------------------------------------------------------
 
@@ -84,30 +107,32 @@ class CallModel(CallSupervision):
         goes off-hook at once: the caller sees its call created DIALING, then RINGING_OUTGOING.
         ``by_hand`` (the control API) skips the licence rule of TELEPHONY_BASIC users.
         """
-        number = self.dialled(callee)
-        if not by_hand and basic_only(user) and self.calls_of(user.login):
-            raise unauthorized(
+        number = self.core.dialled(callee)
+        if not by_hand and basic_only(user) and self.core.calls_of(user.login):
+            raise RestError.unauthorized(
                 f"{user.login} already has a call and holds only a TELEPHONY_BASIC license",
                 "RESOURCE_BUSY",
             )
-        if self.device_owner(number) is user:
-            raise unauthorized(f"{number} is a device of {user.login}", "INVALID_DESTINATION")
+        if self.core.device_owner(number) is user:
+            raise RestError.unauthorized(
+                f"{number} is a device of {user.login}", "INVALID_DESTINATION"
+            )
         if associated_data is not None:
             self._check_associated_data(associated_data)
-        self._hold_device(user, device)
-        call = self._new_call(number)
+        self.core.hold_device(user, device)
+        call = self.core.new_call(number)
         call.associate_data = associated_data
         caller = Party("user", device, DIALING, "CALLER", user=user)
-        self._attach(call, caller)
-        return self._place(call, caller, number, announce_first=not auto_answer)
+        self.core.attach(call, caller)
+        return self.core.place(call, caller, number, announce_first=not auto_answer)
 
     def external_call(self, caller: str, callee: str) -> str:
         """A party outside the PBX (``caller``) dials ``callee``; the callRef."""
-        number = self.dialled(callee)
-        call = self._new_call(number)
+        number = self.core.dialled(callee)
+        call = self.core.new_call(number)
         party = Party("external", caller, RINGING_OUTGOING, "CALLER")
-        self._attach(call, party)
-        return self._place(call, party, number, announce_first=False)
+        self.core.attach(call, party)
+        return self.core.place(call, party, number, announce_first=False)
 
     # -- answering, hanging up ------------------------------------------------------------------
 
@@ -115,14 +140,14 @@ class CallModel(CallSupervision):
         """``party`` answers, on ``device`` when it rings on several (a remote extension)."""
         if party.state != RINGING_INCOMING:
             raise _incompatible(party, "answer")
-        self._answer(party, device)
+        self.core.answer(party, device)
 
     def answer_device(self, device: str, call_ref: str | None = None) -> None:
         """The call ringing on ``device`` (the given one, or the oldest) is answered."""
         party = self._device_party(device, call_ref, (RINGING_INCOMING,))
         if party is None:
             raise RestError.incompatible_state(f"No call is ringing on {device}")
-        self._answer(party, device)
+        self.core.answer(party, device)
 
     def hang_up_device(self, device: str, call_ref: str | None = None) -> None:
         """Hang up ``device``: it leaves its current call (or rejects the ringing one)."""
@@ -132,22 +157,22 @@ class CallModel(CallSupervision):
         if party.also_ringing is not None and party.state == RINGING_INCOMING:
             # One of two devices ringing together declines: the other one keeps ringing.
             keep = party.number if device == party.also_ringing else party.also_ringing
-            stopped = self._stop_parallel_ringing(party, keep)
-            self._emit(self.views.modified(party, removed_legs=stopped))
+            stopped = self.core.stop_parallel_ringing(party, keep)
+            self.core.emit(self.views.modified(party, removed_legs=stopped))
             return
-        self._leave(party)
+        self.core.leave(party)
 
     def drop_me(self, party: Party) -> None:
         """The user leaves: a two-party call ends, a conference carries on."""
-        self._leave(party)
+        self.core.leave(party)
 
     def drop_basic(self, user: User) -> None:
         """``basicCall/dropme``: the user leaves its current call."""
         for state in _HANG_UP_ORDER:
-            for call in self.calls_of(user.login):
+            for call in self.core.calls_of(user.login):
                 for party in call.parties:
                     if party.user is user and party.state == state:
-                        self._leave(party)
+                        self.core.leave(party)
                         return
         raise RestError.incompatible_state(f"{user.login} has no call")
 
@@ -157,10 +182,10 @@ class CallModel(CallSupervision):
         call = party.call
         assert call is not None
         if party.supervising is not None:
-            self._leave(party)
+            self.core.leave(party)
             return
-        mine, others = self._end_causes(party)
-        self._end(call, party, mine, others)
+        mine, others = self.core.end_causes(party)
+        self.core.end(call, party, mine, others)
 
     def drop_participant(self, party: Party, participant_id: str) -> None:
         """Drop another party: a two-party call ends, a conference carries on."""
@@ -168,7 +193,7 @@ class CallModel(CallSupervision):
             raise _incompatible(party, "drop a participant of")
         _not_supervising(party)
         target = self.participant(party, participant_id)
-        self._leave(target)
+        self.core.leave(target)
 
     def participant(self, party: Party, participant_id: str) -> Party:
         """The party ``participant_id`` of the call, as ``party``'s user sees it."""
@@ -177,7 +202,7 @@ class CallModel(CallSupervision):
         for other in call.parties:
             if other.pid == participant_id and other.login != party.login:
                 return other
-        raise bad_value(f"Unknown participant {participant_id} in call {call.ref}")
+        raise RestError.bad_value(f"Unknown participant {participant_id} in call {call.ref}")
 
     # -- hold, retrieve, alternate, reconnect ---------------------------------------------------
 
@@ -212,12 +237,12 @@ class CallModel(CallSupervision):
     def reconnect(self, held: Party, enquiry_ref: str) -> None:
         """Release the enquiry call (active or ringing) and retrieve ``held``."""
         assert held.user is not None
-        enquiry = self.party_of(enquiry_ref, held.user.login)
+        enquiry = self.core.party_of(enquiry_ref, held.user.login)
         if held.state != HELD or enquiry.call is held.call:
             raise _incompatible(held, "reconnect")
         if enquiry.state not in (ACTIVE, DIALING, RINGING_OUTGOING):
             raise _incompatible(enquiry, "cancel the enquiry")
-        self._leave(enquiry)
+        self.core.leave(enquiry)
         self._set_state(held, ACTIVE)
 
     # -- transfer, conference -------------------------------------------------------------------
@@ -235,25 +260,25 @@ class CallModel(CallSupervision):
         if active.state not in (ACTIVE, RINGING_OUTGOING):
             raise _incompatible(active, "transfer")
         _not_supervising(active, held)
-        existing, moving = self._peers(held), self._peers(active)
+        existing, moving = self.core.peers(held), self.core.peers(active)
         if not existing or not moving:
             raise RestError.incompatible_state("Both calls need another party to transfer")
-        self._drop_supervisors(held)
-        self._drop_supervisors(active)
+        self.core.drop_supervisors(held)
+        self.core.drop_supervisors(active)
         held.reason = active.reason = "TRANSFERRED"
-        self._detach(held, "TRANSFERRED")
-        self._detach(active, "TRANSFERRED")
+        self.core.detach(held, "TRANSFERRED")
+        self.core.detach(active, "TRANSFERRED")
         for party in moving:
             self._move(party, other, survivor)
         for party in existing:
             if party.user is not None:
-                self._emit(
+                self.core.emit(
                     self.views.modified(party, "TRANSFERRED", removed=[held.pid], added=moving)
                 )
         for party in moving:
             party.rerouted = True
             if party.user is not None:
-                self._emit(
+                self.core.emit(
                     self.views.modified(
                         party,
                         "TRANSFERRED",
@@ -269,28 +294,28 @@ class CallModel(CallSupervision):
             raise _incompatible(party, "blind transfer")
         call = party.call
         assert call is not None and party.user is not None
-        destination = self.dialled(number)
-        if self.device_owner(destination) is party.user:
-            raise unauthorized(f"{destination} is a device of {party.user.login}")
+        destination = self.core.dialled(number)
+        if self.core.device_owner(destination) is party.user:
+            raise RestError.unauthorized(f"{destination} is a device of {party.user.login}")
         _not_supervising(party)
-        others = self._peers(party)
+        others = self.core.peers(party)
         if not others:
             raise _incompatible(party, "blind transfer")
-        self._drop_supervisors(party)
+        self.core.drop_supervisors(party)
         party.reason = "TRANSFERRED"
-        self._detach(party, "TRANSFERRED")
+        self.core.detach(party, "TRANSFERRED")
         call.anonymous = call.anonymous or anonymous
-        target, refusal = self._offer(call, destination)
+        target, refusal = self.core.offer(call, destination)
         if target is None:
-            self._end(call, None, refusal, refusal)
+            self.core.end(call, None, refusal, refusal)
             return
         target.rerouted = True
         for other in others:
             if other.user is not None:
-                self._emit(
+                self.core.emit(
                     self.views.modified(other, "TRANSFERRED", removed=[party.pid], added=[target])
                 )
-        self._announce(target, "TRANSFERRED")
+        self.core.announce(target, "TRANSFERRED")
 
     def merge(self, active: Party, held: Party) -> None:
         """A conference of both calls under the held call's reference."""
@@ -301,48 +326,50 @@ class CallModel(CallSupervision):
         if active.state != ACTIVE:
             raise _incompatible(active, "merge")
         _not_supervising(active, held)
-        existing, moving = survivor.others(held), self._peers(active)
+        existing, moving = survivor.others(held), self.core.peers(active)
         if not existing or not moving:
             raise RestError.incompatible_state("Both calls need another party to merge")
-        self._drop_supervisors(active)  # the held call keeps its supervisors
-        self._detach(active, "CONFERENCED", notify=False, record=False)
+        self.core.drop_supervisors(active)  # the held call keeps its supervisors
+        self.core.detach(active, "CONFERENCED", notify=False, record=False)
         for party in moving:
             self._move(party, other, survivor)
         held.state = ACTIVE
-        self._emit(
+        self.core.emit(
             self.views.modified(held, "CONFERENCED", legs=[held], added=moving, previous=other.ref)
         )
         for party in existing:
             if party.user is not None:
-                self._emit(self.views.modified(party, "CONFERENCED", added=moving))
+                self.core.emit(self.views.modified(party, "CONFERENCED", added=moving))
         for party in moving:
             if party.user is not None:
-                self._emit(
+                self.core.emit(
                     self.views.modified(party, "CONFERENCED", added=existing, previous=other.ref)
                 )
 
     # -- redirect, voicemail, pickup, park ------------------------------------------------------
 
     def redirect(self, party: Party, redirect_to: str, anonymous: bool = False) -> None:
-        """Send the ringing call elsewhere (a number, ``VOICEMAIL`` or ``DVA``)."""
+        """Send the ringing call elsewhere (a number, ``VOICEMAIL`` or the voicemail number,
+        or ``DVA``)."""
         if party.state != RINGING_INCOMING:
             raise _incompatible(party, "redirect")
         user = party.user
         call = party.call
         assert user is not None and call is not None
-        if redirect_to.upper() == "VOICEMAIL":
+        voicemail_number = redirect_to == self._pbx.config.voicemail_service
+        if redirect_to.upper() == "VOICEMAIL" or voicemail_number:
             if not user.voicemail:
                 raise _service_unavailable(f"{user.login} has no voicemail")
             destination: dict[str, Any] = {"type": "VOICEMAIL"}
         elif redirect_to.upper() == "DVA":
             raise _service_unavailable("This PBX has no DVA")
         else:
-            number = self.dialled(redirect_to)
-            if self.device_owner(number) is user:
-                raise unauthorized(f"{number} is a device of {user.login}")
+            number = self.core.dialled(redirect_to)
+            if self.core.device_owner(number) is user:
+                raise RestError.unauthorized(f"{number} is a device of {user.login}")
             destination = {"type": "NUMBER", "number": number}
         call.anonymous = call.anonymous or anonymous
-        self._reroute(party, destination, "REDIRECTED", "REDIRECTED", user.login)
+        self.core.reroute(party, destination, "REDIRECTED", "REDIRECTED", user.login)
 
     def overflow_to_voicemail(self, party: Party) -> None:
         """The caller sends its ringing call to the voicemail of the called user."""
@@ -360,7 +387,9 @@ class CallModel(CallSupervision):
         )
         if callee is None or callee.user is None:
             raise _service_unavailable(f"No called user with a voicemail in call {call.ref}")
-        self._reroute(callee, {"type": "VOICEMAIL"}, "REDIRECTED", "REDIRECTED", callee.user.login)
+        self.core.reroute(
+            callee, {"type": "VOICEMAIL"}, "REDIRECTED", "REDIRECTED", callee.user.login
+        )
 
     def pickup(
         self,
@@ -371,8 +400,8 @@ class CallModel(CallSupervision):
         auto_answer: bool = False,
     ) -> None:
         """``user`` takes on ``device`` the call ringing on ``other_number``."""
-        number = self.dialled(other_number)
-        calls = [self.get(call_ref)] if call_ref else list(self._calls.values())
+        number = self.core.dialled(other_number)
+        calls = [self.core.get(call_ref)] if call_ref else list(self.core.by_ref.values())
         victim = next(
             (
                 p
@@ -387,13 +416,13 @@ class CallModel(CallSupervision):
         if victim is None or victim.call is None:
             raise RestError.incompatible_state(f"No call is ringing on {number}")
         if any(p.user is user for p in victim.call.parties):
-            raise unauthorized(f"{user.login} is already in call {victim.call.ref}")
+            raise RestError.unauthorized(f"{user.login} is already in call {victim.call.ref}")
         victim.diverted, victim.reason = True, "PICKUP"
         picker = Party("user", device, RINGING_INCOMING, "CALLEE", user=user, rerouted=True)
-        self._attach(victim.call, picker)
-        self._replace(victim, picker, "PICKED_UP", "PICKED_UP", device)
+        self.core.attach(victim.call, picker)
+        self.core.replace(victim, picker, "PICKED_UP", "PICKED_UP", device)
         if auto_answer:
-            self._answer(picker)
+            self.core.answer(picker)
 
     def park(self, party: Party, park_to: str | None = None) -> None:
         """The user leaves the call, parked on ``park_to`` (its own device by default)."""
@@ -403,39 +432,39 @@ class CallModel(CallSupervision):
         assert call is not None
         where = party.number
         if park_to:
-            where = self.dialled(park_to)
-            if self.device_owner(where) is None:
+            where = self.core.dialled(park_to)
+            if self.core.device_owner(where) is None:
                 raise RestError.bad_parameter(f"Cannot park on {where}: not a device of the PBX")
-        if any(c.parked_on == where for c in self._calls.values()):
+        if any(c.parked_on == where for c in self.core.by_ref.values()):
             raise RestError.incompatible_state(f"A call is already parked on {where}")
         _not_supervising(party)
-        others = self._peers(party)
+        others = self.core.peers(party)
         if not others:
             raise _incompatible(party, "park")
-        self._drop_supervisors(party)
+        self.core.drop_supervisors(party)
         call.parked_on = where
-        self._detach(party, "PARKED")
+        self.core.detach(party, "PARKED")
         for other in others:
             if other.user is not None:
-                self._emit(self.views.modified(other, "PARKED", removed=[party.pid]))
+                self.core.emit(self.views.modified(other, "PARKED", removed=[party.pid]))
 
     def unpark(self, user: User, device: str, unpark_from: str | None = None) -> None:
         """``user`` takes on ``device`` the call parked on ``unpark_from`` (default: ``device``)."""
-        where = self.dialled(unpark_from) if unpark_from else device
-        call = next((c for c in self._calls.values() if c.parked_on == where), None)
+        where = self.core.dialled(unpark_from) if unpark_from else device
+        call = next((c for c in self.core.by_ref.values() if c.parked_on == where), None)
         if call is None:
             raise RestError.incompatible_state(f"No call is parked on {where}")
         if any(p.user is user for p in call.parties):
-            raise unauthorized(f"{user.login} is already in call {call.ref}")
+            raise RestError.unauthorized(f"{user.login} is already in call {call.ref}")
         call.parked_on = None
-        self._hold_device(user, device)
+        self.core.hold_device(user, device)
         party = Party("user", device, ACTIVE, "CALLEE", user=user, answered=True)
-        self._attach(call, party)
-        self._emit(self.views.created(party))
-        self._sync_state(user)
+        self.core.attach(call, party)
+        self.core.emit(self.views.created(party))
+        self.core.sync_state(user)
         for other in call.others(party):
             if other.user is not None:
-                self._emit(self.views.modified(other, added=[party]))
+                self.core.emit(self.views.modified(other, added=[party]))
 
     def callback(self, party: Party) -> None:
         """The caller of a ringing call asks the called user to call back, and hangs up."""
@@ -449,14 +478,16 @@ class CallModel(CallSupervision):
         if callee is None or callee.user is None:
             raise _service_unavailable(f"No called user to call back in call {call.ref}")
         self._pbx.messaging.add_callback(callee.user.login, self.views.identity(party.pid))
-        self._leave(party)
+        self.core.leave(party)
 
     def request_callback(self, user: User, callee: str) -> None:
         """``outgoingCallbacks``: ``user`` asks the user of ``callee`` to call back."""
-        number = self.dialled(callee)
-        target = self.device_owner(number)
+        number = self.core.dialled(callee)
+        target = self.core.device_owner(number)
         if target is None or target is user:
-            raise bad_value(f"{number} is not another user of the PBX", "INVALID_DESTINATION")
+            raise RestError.bad_value(
+                f"{number} is not another user of the PBX", "INVALID_DESTINATION"
+            )
         self._pbx.messaging.add_callback(target.login, self.views.identity(user.number))
 
     # -- call data ------------------------------------------------------------------------------
@@ -467,7 +498,9 @@ class CallModel(CallSupervision):
             raise _incompatible(party, "send DTMF in")
         _not_supervising(party)
         if not _DTMF.fullmatch(digits):
-            raise bad_value(f"{digits!r} is not a DTMF sequence (0-9, *, #, A-D)", "INVALID_DATA")
+            raise RestError.bad_value(
+                f"{digits!r} is not a DTMF sequence (0-9, *, #, A-D)", "INVALID_DATA"
+            )
         assert party.call is not None
         party.call.dtmf.append({"from": party.pid, "digits": digits})
 
@@ -483,7 +516,7 @@ class CallModel(CallSupervision):
     def send_account_info(self, party: Party, info: str) -> None:
         """Set the call's account info (digits); every user in the call is told."""
         if not info.isdigit():
-            raise bad_value(f"account info {info!r} must be numerical", "INVALID_DATA")
+            raise RestError.bad_value(f"account info {info!r} must be numerical", "INVALID_DATA")
         call = party.call
         assert call is not None
         call.account_info = info
@@ -512,14 +545,14 @@ class CallModel(CallSupervision):
                 f"Cannot {action} recording: the recording is {party.record_state or 'off'}"
             )
         party.record_state = new
-        self._emit(self.views.modified(party))
+        self.core.emit(self.views.modified(party))
 
     def switch_device(self, party: Party, other_device: str) -> None:
         """Move the user's leg to another of its devices."""
         user = party.user
         assert user is not None
-        if other_device == party.number or other_device not in self.devices(user):
-            raise unauthorized(
+        if other_device == party.number or other_device not in self.core.devices(user):
+            raise RestError.unauthorized(
                 f"{other_device} is not another device of {user.login}", "INVALID_DEVICE"
             )
         if party.state not in (ACTIVE, HELD):
@@ -527,46 +560,46 @@ class CallModel(CallSupervision):
         _not_supervising(party)
         old_leg = self.views.leg(party)
         party.number = other_device
-        self._emit(self.views.modified(party, added_legs=[party], removed_legs=[old_leg]))
+        self.core.emit(self.views.modified(party, added_legs=[party], removed_legs=[old_leg]))
 
     # -- desk sharing ---------------------------------------------------------------------------
 
     def desk_logon(self, user: User, dss: str) -> None:
         """Log ``user`` on the desk-sharing set ``dss``; its calls ring there from now on."""
-        number = self.dialled(dss)
+        number = self.core.dialled(dss)
         endpoint = self._pbx.resolve(number)
-        owner = self._dss_users.get(number)
+        owner = self.core.dss_users.get(number)
         if (
             not number.isdigit()
             or (owner is None and (endpoint.kind != "external" or endpoint.external is not None))
             or (owner is not None and owner is not user)
         ):
-            raise bad_value(f"{number} is not a free desk-sharing set", "INVALID_DEVICE")
-        if self.calls_of(user.login):
+            raise RestError.bad_value(f"{number} is not a free desk-sharing set", "INVALID_DEVICE")
+        if self.core.calls_of(user.login):
             raise RestError.incompatible_state(
                 f"{user.login} has calls in progress", cause="INVALID_DEVICE_STATE"
             )
-        if self._dss.get(user.login) == number:
+        if self.core.dss.get(user.login) == number:
             return
-        if user.login in self._dss:
+        if user.login in self.core.dss:
             self.desk_logoff(user)
-        self._dss[user.login] = number
-        self._dss_users[number] = user
+        self.core.dss[user.login] = number
+        self.core.dss_users[number] = user
         self._device_state(user, number, "IN_SERVICE")
 
     def desk_logoff(self, user: User) -> None:
         """Log ``user`` off its desk-sharing set; its calls ring on its own set again."""
-        dss = self._dss.get(user.login)
+        dss = self.core.dss.get(user.login)
         if dss is None:
             raise RestError.incompatible_state(
                 f"{user.login} is not logged on a desk-sharing set", cause="INVALID_DEVICE_STATE"
             )
-        if self.calls_of(user.login):
+        if self.core.calls_of(user.login):
             raise RestError.incompatible_state(
                 f"{user.login} has calls in progress", cause="INVALID_DEVICE_STATE"
             )
-        del self._dss[user.login]
-        del self._dss_users[dss]
+        del self.core.dss[user.login]
+        del self.core.dss_users[dss]
         self._device_state(user, dss, "OUT_OF_SERVICE")
 
     # -- state ----------------------------------------------------------------------------------
@@ -575,14 +608,14 @@ class CallModel(CallSupervision):
         """TelephonicState: the user's calls, device capabilities and FREE/BUSY."""
         login = user.login
         return {
-            "calls": [self.views.call_json(call, login) for call in self.calls_of(login)],
+            "calls": [self.views.call_json(call, login) for call in self.core.calls_of(login)],
             "deviceCapabilities": self.views.device_capabilities(user),
-            "userState": self.user_state(login),
+            "userState": self.core.user_state(login),
         }
 
     def publish_state(self, user: User) -> None:
         """OnTelephonyState (``POST /telephony/state/snapshot``)."""
-        self._emit(
+        self.core.emit(
             {
                 "eventName": "OnTelephonyState",
                 "loginName": user.login,
@@ -593,7 +626,7 @@ class CallModel(CallSupervision):
     def device_states(self, user: User) -> list[dict[str, Any]]:
         """DeviceState of each of the user's devices, its desk-sharing set included."""
         states = [{"deviceId": device.id, "state": device.state} for device in user.devices]
-        dss = self._dss.get(user.login)
+        dss = self.core.dss.get(user.login)
         if dss is not None:
             states.append({"deviceId": dss, "state": "IN_SERVICE"})
         return states
@@ -601,11 +634,11 @@ class CallModel(CallSupervision):
     def snapshot(self) -> dict[str, Any]:
         """Calls, queues, busy users, hunting groups and desk sharing, for ``GET /sim/state``."""
         return {
-            "calls": [call.snapshot() for call in self._calls.values()],
-            "queues": {pilot: [c.ref for c in queue] for pilot, queue in self._queues.items()},
-            "userStates": {login: s for login, s in self._user_states.items() if s != "FREE"},
+            "calls": [call.snapshot() for call in self.core.by_ref.values()],
+            "queues": self.distribution.snapshot(),
+            "userStates": {login: s for login, s in self.core.user_states.items() if s != "FREE"},
             "huntingGroups": self.hunting.snapshot(),
-            "deskSharing": dict(self._dss),
+            "deskSharing": dict(self.core.dss),
         }
 
     # -- outside world --------------------------------------------------------------------------
@@ -615,25 +648,25 @@ class CallModel(CallSupervision):
         party = self._external_party(number, call_ref, (RINGING_INCOMING,))
         if party is None:
             raise RestError.incompatible_state(f"No call is ringing for {number}")
-        self._answer(party)
+        self.core.answer(party)
 
     def external_hang_up(self, number: str, call_ref: str | None = None) -> None:
         """The external party ``number`` hangs up (its call, or its oldest one)."""
         party = self._external_party(number, call_ref, None)
         if party is None:
             raise RestError.incompatible_state(f"{number} has no call")
-        self._leave(party)
+        self.core.leave(party)
 
     # -- helpers --------------------------------------------------------------------------------
 
     def _set_state(self, party: Party, state: str) -> None:
         party.state = state
-        self._emit(self.views.modified(party, legs=[party]))
+        self.core.emit(self.views.modified(party, legs=[party]))
 
     def _other_leg(self, party: Party, states: tuple[str, ...]) -> Party | None:
         """The user's leg on the same device in another call, in one of ``states``."""
         assert party.user is not None
-        for call in self.calls_of(party.user.login):
+        for call in self.core.calls_of(party.user.login):
             if call is party.call:
                 continue
             for other in call.parties:
@@ -646,12 +679,12 @@ class CallModel(CallSupervision):
         """Move a party from ``source`` to ``target`` (transfer, merge)."""
         source.parties.remove(party)
         if not source.parties:
-            self._calls.pop(source.ref, None)
+            self.core.by_ref.pop(source.ref, None)
         party.call = target
         target.parties.append(party)
         target.history.append(party)
         if party.user is not None:
-            calls = self._user_calls.setdefault(party.user.login, [])
+            calls = self.core.user_calls.setdefault(party.user.login, [])
             if source in calls:
                 calls.remove(source)
             if target not in calls:
@@ -660,15 +693,15 @@ class CallModel(CallSupervision):
     def _tell_all(self, call: Call) -> None:
         for party in call.parties:
             if party.user is not None:
-                self._emit(self.views.modified(party))
+                self.core.emit(self.views.modified(party))
 
     def _device_party(
         self, device: str, call_ref: str | None, states: tuple[str, ...]
     ) -> Party | None:
-        owner = self.device_owner(device)
+        owner = self.core.device_owner(device)
         if owner is None:
             raise RestError.not_found(f"Unknown device {device}")
-        calls = self.calls_of(owner.login)
+        calls = self.core.calls_of(owner.login)
         if call_ref is not None:
             calls = [call for call in calls if call.ref == call_ref]
             if not calls:
@@ -684,7 +717,9 @@ class CallModel(CallSupervision):
     def _external_party(
         self, number: str, call_ref: str | None, states: tuple[str, ...] | None
     ) -> Party | None:
-        calls = [self.get(call_ref)] if call_ref is not None else list(self._calls.values())
+        calls = (
+            [self.core.get(call_ref)] if call_ref is not None else list(self.core.by_ref.values())
+        )
         for call in calls:
             for party in call.parties:
                 wanted = states is None or party.state in states
@@ -693,7 +728,7 @@ class CallModel(CallSupervision):
         return None
 
     def _device_state(self, user: User, device: str, state: str) -> None:
-        self._emit(
+        self.core.emit(
             {
                 "eventName": "OnDeviceStateModified",
                 "loginName": user.login,
@@ -704,4 +739,4 @@ class CallModel(CallSupervision):
     @staticmethod
     def _check_associated_data(data: str) -> None:
         if len(data.encode()) > 32:
-            raise bad_value("associated data is limited to 32 bytes", "INVALID_DATA")
+            raise RestError.bad_value("associated data is limited to 32 bytes", "INVALID_DATA")

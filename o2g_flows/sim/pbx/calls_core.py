@@ -3,7 +3,8 @@
 ``CallCore`` keeps every call and emits, for each user in a call, OnCallCreated /
 OnCallModified / OnCallRemoved for its own view, and OnUserStateModified when the user goes
 FREE or BUSY (after the call event, as in the real capture). The operations users invoke
-(hold, transfer, park...) are in ``calls.CallModel``, built on these primitives.
+(hold, transfer, park...) are in ``calls.CallModel``, which holds a ``CallCore`` and uses
+its public methods (the moves of parties); so do ``AcdDistribution`` and ``Supervision``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorType, RestError
+from ..errors import RestError
+from .calls_acd import AcdDistribution
+from .calls_diversion import Diversion
 from .calls_events import Views, ringing_leg
 from .calls_hunting import HuntingGroups
 from .calls_records import com_record
@@ -23,43 +25,23 @@ from .calls_state import (
     BUSY_STATES,
     DIALING,
     HELD,
-    IDLE,
     RELEASING,
     RINGING_INCOMING,
     RINGING_OUTGOING,
     Call,
     Party,
-    basic_only,
     normalize_number,
 )
-from .config import Pilot, User
+from .config import User
 from .messaging import iso_now
-from .routing import Situation
 
 if TYPE_CHECKING:
     from .core import Pbx
 
-__all__ = ["CallCore", "bad_value", "unauthorized"]
+__all__ = ["CallCore"]
 
 #: How many forwards a call may follow before it is refused (a forward loop).
 MAX_FORWARDS = 5
-
-
-def bad_value(message: str, cause: str = "UNKNOWN") -> RestError:
-    """BAD_PARAMETER with the telephony detail BAD_PARAMETER_VALUE and ``cause``."""
-    return RestError.bad_parameter(
-        message,
-        telephony={"errorType": "BAD_PARAMETER_VALUE", "errorCause": cause, "message": message},
-    )
-
-
-def unauthorized(message: str, cause: str = "UNKNOWN") -> RestError:
-    """A telephony request refused for this user (TelephonyErrorType UNAUTHORIZED)."""
-    return RestError(
-        ErrorType.NOT_ALLOWED,
-        message,
-        telephony={"errorType": "UNAUTHORIZED", "errorCause": cause, "message": message},
-    )
 
 
 class CallCore:
@@ -67,30 +49,35 @@ class CallCore:
 
     def __init__(self, pbx: Pbx) -> None:
         self._pbx = pbx
-        self._calls: dict[str, Call] = {}
-        self._user_calls: dict[str, list[Call]] = {}
-        self._user_states: dict[str, str] = {}
-        self._queues: dict[str, deque[Call]] = {p.number: deque() for p in pbx.config.pilots}
-        self._dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
-        self._dss_users: dict[str, User] = {}  # desk-sharing set -> user
+        self.by_ref: dict[str, Call] = {}
+        self.user_calls: dict[str, list[Call]] = {}
+        self.user_states: dict[str, str] = {}
+        self.dss: dict[str, str] = {}  # login -> desk-sharing set it is logged on
+        self.dss_users: dict[str, User] = {}  # desk-sharing set -> user
         self._prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self.hunting = HuntingGroups(pbx)
         self.views = Views(pbx, self.calls_of, self.devices)
+        self.distribution = AcdDistribution(pbx, self)
+        self.diversion = Diversion(pbx, self)
 
     # -- lookups --------------------------------------------------------------------------------
 
+    def find(self, call_ref: str) -> Call | None:
+        """The call ``call_ref``, if it still exists."""
+        return self.by_ref.get(call_ref)
+
     def get(self, call_ref: str) -> Call:
         """The call ``call_ref``, or the spec's unknown-call error."""
-        call = self._calls.get(call_ref)
+        call = self.by_ref.get(call_ref)
         if call is None:
             raise RestError.unknown_call(call_ref)
         return call
 
     def calls_of(self, login: str) -> list[Call]:
         """The calls ``login`` has a leg in, oldest first."""
-        return self._user_calls.get(login, [])
+        return self.user_calls.get(login, [])
 
     def party_of(self, call_ref: str, login: str) -> Party:
         """``login``'s party in ``call_ref``; a call the user is not in is unknown to it."""
@@ -103,163 +90,91 @@ class CallCore:
     def devices(self, user: User) -> list[str]:
         """The user's devices, with the desk-sharing set it is logged on."""
         devices = [device.id for device in user.devices]
-        dss = self._dss.get(user.login)
+        dss = self.dss.get(user.login)
         if dss is not None:
             devices.append(dss)
         return devices
 
     def device_owner(self, number: str) -> User | None:
         """The user owning the device (pro-ACD set and desk-sharing set included)."""
-        return self._pbx.user_by_number(number) or self._dss_users.get(number)
+        return self._pbx.user_by_number(number) or self.dss_users.get(number)
 
     def current_device(self, user: User) -> str:
         """Where calls to the user ring: its desk-sharing set when logged on, else its number."""
-        return self._dss.get(user.login, user.number)
+        return self.dss.get(user.login, user.number)
 
     def user_state(self, login: str) -> str:
         """FREE or BUSY, as the last OnUserStateModified of ``login`` told."""
-        return self._user_states.get(login, "FREE")
+        return self.user_states.get(login, "FREE")
 
     def dialled(self, raw: str) -> str:
         """A dialled number, or BAD_PARAMETER naming it."""
         number = normalize_number(raw) if isinstance(raw, str) else None
         if number is None:
-            raise bad_value(f"{raw!r} is not a valid phone number", "INVALID_DESTINATION")
+            raise RestError.bad_value(f"{raw!r} is not a valid phone number", "INVALID_DESTINATION")
         return number
 
     # -- placing calls --------------------------------------------------------------------------
 
-    def _new_call(self, initial_called: str) -> Call:
+    def new_call(self, initial_called: str) -> Call:
         call = Call(ref=f"{self._prefix}{next(self._ids):08x}", initial_called=initial_called)
-        self._calls[call.ref] = call
+        self.by_ref[call.ref] = call
         return call
 
-    def _place(self, call: Call, caller: Party, number: str, *, announce_first: bool) -> str:
+    def place(self, call: Call, caller: Party, number: str, *, announce_first: bool) -> str:
         """Route ``number`` for a new call whose caller is attached; return the callRef.
 
         ``announce_first``: the caller's set was rung first (make call without autoAnswer),
         so its OnCallCreated (DIALING) goes out before the destination is known.
         """
         if caller.user is not None and announce_first:
-            self._emit(self.views.created(caller))
-            self._sync_state(caller.user)
-        target, cause = self._offer(call, number)
+            self.emit(self.views.created(caller))
+            self.sync_state(caller.user)
+        target, cause = self.offer(call, number)
         if target is None:
             if caller.user is not None and not announce_first:
-                self._emit(self.views.created(caller))
-                self._sync_state(caller.user)
-            self._end(call, None, cause, cause)
+                self.emit(self.views.created(caller))
+                self.sync_state(caller.user)
+            self.end(call, None, cause, cause)
             return call.ref
         caller.state = RINGING_OUTGOING
         if caller.user is not None:
             if announce_first:
-                self._emit(self.views.modified(caller, cause, legs=[caller], added=[target]))
+                self.emit(self.views.modified(caller, cause, legs=[caller], added=[target]))
             else:
-                self._emit(self.views.created(caller, cause))
-                self._sync_state(caller.user)
-        self._announce(target, cause)
+                self.emit(self.views.created(caller, cause))
+                self.sync_state(caller.user)
+        self.announce(target, cause)
         return call.ref
 
-    def _offer(self, call: Call, number: str, depth: int = 0) -> tuple[Party | None, str | None]:
+    def offer(self, call: Call, number: str, depth: int = 0) -> tuple[Party | None, str | None]:
         """Attach the party ``number`` reaches, routing applied: (party, cause) or (None, why)."""
         if depth > MAX_FORWARDS:
             return None, "DESTINATION_NOT_OBTAINABLE"
-        dss_user = self._dss_users.get(number)
+        dss_user = self.dss_users.get(number)
         if dss_user is not None:
-            return self._offer_user(call, dss_user, depth)
+            return self.diversion.offer_user(call, dss_user, depth)
         endpoint = self._pbx.resolve(number)
         if endpoint.kind == "user" and endpoint.user is not None:
-            return self._offer_user(call, endpoint.user, depth)
+            return self.diversion.offer_user(call, endpoint.user, depth)
         if endpoint.kind == "proacd" and endpoint.user is not None:
-            return self._ring(call, endpoint.user, number), None
+            return self.ring(call, endpoint.user, number), None
         if endpoint.kind == "hunting_group":
             login = self.hunting.pick(number, self._is_free, set())
             if login is None:
                 return None, "BUSY"
             user = self._pbx.users[login]
-            party = self._ring(call, user, self.current_device(user), hunting=number)
+            party = self.ring(call, user, self.current_device(user), hunting=number)
             party.tried.add(login)
             return party, None
         if endpoint.kind == "pilot" and endpoint.pilot is not None:
-            return self._queue(call, endpoint.pilot)
+            return self.distribution.queue(call, endpoint.pilot)
         kind = "voicemail" if endpoint.kind == "voicemail" else "external"
         party = Party(kind, number, RINGING_INCOMING, "CALLEE")
-        self._attach(call, party)
+        self.attach(call, party)
         return party, None
 
-    def _offer_user(self, call: Call, user: User, depth: int) -> tuple[Party | None, str | None]:
-        """Routing of a call to a user: immediate forward, DND, busy, then ringing."""
-        destination = self._destination(user, "immediate")
-        if destination is not None:
-            return self._divert(call, user, destination, depth, "FORWARDED")
-        routing = self._pbx.routing.state(user.login)
-        if routing.dnd:
-            destination = self._destination(user, "busy")
-            if destination is not None:
-                return self._divert(call, user, destination, depth, "DO_NOT_DISTURB")
-            self._refuse(call, user, None)
-            return None, "DO_NOT_DISTURB"
-        if self._is_busy(user):
-            destination = self._destination(user, "busy")
-            if destination is not None:
-                return self._divert(call, user, destination, depth, "FORWARDED")
-            if not self._camp_on(user):
-                self._refuse(call, user, "BUSY")
-                return None, "BUSY"
-        party = self._ring(call, user, self.current_device(user))
-        mobile = routing.ringing_mobile
-        if mobile is not None and mobile != party.number:
-            party.also_ringing = mobile  # the remote extension rings too
-        return party, None
-
-    def _destination(self, user: User, situation: Situation) -> dict[str, Any] | None:
-        """The user's forward/overflow destination for ``situation``, if one can be used:
-        ``{"type": "VOICEMAIL"}`` or ``{"type": "NUMBER", "number": <dialled digits>}``."""
-        destination = self._pbx.routing.divert(user.login, situation)
-        if destination is None:
-            return None
-        if destination["type"] == "VOICEMAIL":
-            return destination if user.voicemail else None
-        number = normalize_number(destination["number"])
-        if number is None or number in self.devices(user):
-            return None
-        return {"type": "NUMBER", "number": number}
-
-    def _divert(
-        self, call: Call, user: User, destination: dict[str, Any], depth: int, victim_cause: str
-    ) -> tuple[Party | None, str | None]:
-        """The call for ``user`` goes to ``destination`` without ringing: the user sees it come
-        and go (OnCallRemoved with ``newDestination``), the caller sees the new party."""
-        victim = Party(
-            "user",
-            self.current_device(user),
-            IDLE,
-            "CALLEE",
-            user=user,
-            diverted=True,
-            reason="FORWARDED",
-        )
-        self._attach(call, victim)
-        self._emit(self.views.created(victim))
-        if destination["type"] == "VOICEMAIL":
-            self._detach(victim, victim_cause, new_destination=self._pbx.config.voicemail_service)
-            target = self._voicemail(call, user.login)
-        else:
-            number = destination["number"]
-            self._detach(victim, victim_cause, new_destination=number)
-            target, refusal = self._offer(call, number, depth + 1)
-            if target is None:
-                return None, refusal
-        target.rerouted = True
-        return target, "FORWARDED"
-
-    def _refuse(self, call: Call, user: User, reason: str | None) -> None:
-        """The call never reached ``user`` (busy, DND): only a missed-call record is left."""
-        victim = Party("user", user.number, IDLE, "CALLEE", user=user, diverted=True, reason=reason)
-        self._attach(call, victim)
-        self._detach(victim, None, notify=False)
-
-    def _ring(
+    def ring(
         self,
         call: Call,
         user: User,
@@ -272,24 +187,25 @@ class CallCore:
         party = Party(
             "user", device, RINGING_INCOMING, "CALLEE", user=user, hunting=hunting, pilot=pilot
         )
-        self._attach(call, party)
+        self.attach(call, party)
         party.timer = self._pbx.later(self._pbx.timing.ring_timeout, self._no_answer, party)
         return party
 
-    def _voicemail(self, call: Call, owner: str | None) -> Party:
+    def voicemail(self, call: Call, owner: str | None) -> Party:
+        """The voicemail service answering ``call`` for ``owner``'s box (attached)."""
         party = Party("voicemail", self._pbx.config.voicemail_service, RINGING_INCOMING, "CALLEE")
         party.vm_owner = owner
-        self._attach(call, party)
+        self.attach(call, party)
         return party
 
-    def _announce(self, party: Party, cause: str | None) -> None:
+    def announce(self, party: Party, cause: str | None) -> None:
         """Tell the new party's user about the call; the voicemail answers at once."""
         if party.user is not None:
-            self._emit(self.views.created(party, cause))
+            self.emit(self.views.created(party, cause))
         elif party.kind == "voicemail":
-            self._answer(party)
+            self.answer(party)
         elif party.kind == "pilot":
-            self.serve_queue(party.number)
+            self.distribution.serve(party.number)
 
     # -- ringing, answering ---------------------------------------------------------------------
 
@@ -300,31 +216,31 @@ class CallCore:
         if call is None or party.left_seq is not None or party.state != RINGING_INCOMING:
             return
         if party.pilot is not None:
-            self._requeue(party)
+            self.distribution.requeue(party)
             return
         if party.hunting is not None:
             login = self.hunting.pick(party.hunting, self._is_free, party.tried)
             if login is not None:
                 user = self._pbx.users[login]
-                target = self._ring(call, user, self.current_device(user), hunting=party.hunting)
+                target = self.ring(call, user, self.current_device(user), hunting=party.hunting)
                 target.tried = party.tried | {login}
-                self._replace(party, target, None, None, target.pid)
+                self.replace(party, target, None, None, target.pid)
             return
         assert party.user is not None
-        destination = self._destination(party.user, "no_answer")
+        destination = self.diversion.destination(party.user, "no_answer")
         if destination is not None:
-            self._reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
+            self.reroute(party, destination, "FORWARDED", "FORWARDED", party.user.login)
 
-    def _answer(self, party: Party, device: str | None = None) -> None:
+    def answer(self, party: Party, device: str | None = None) -> None:
         """``party`` answers (on ``device``, its remote extension if that is the one ringing
         with it): it and the parties calling it become ACTIVE."""
         call = party.call
         assert call is not None
         self._pbx.cancel(party.timer)
         party.timer = None
-        stopped = self._stop_parallel_ringing(party, device)
+        stopped = self.stop_parallel_ringing(party, device)
         if party.user is not None:
-            self._hold_device(party.user, party.number, except_call=call)
+            self.hold_device(party.user, party.number, except_call=call)
         party.state = ACTIVE
         party.answered = call.answered = True
         connected = []
@@ -334,16 +250,16 @@ class CallCore:
                 other.answered = True
                 connected.append(other)
         if party.user is not None:
-            self._emit(self.views.modified(party, legs=[party], removed_legs=stopped))
-            self._sync_state(party.user)
+            self.emit(self.views.modified(party, legs=[party], removed_legs=stopped))
+            self.sync_state(party.user)
         for other in call.parties:
             if other is party or other.user is None:
                 continue
             if other in connected:
-                self._emit(self.views.modified(other, legs=[other]))
-                self._sync_state(other.user)
+                self.emit(self.views.modified(other, legs=[other]))
+                self.sync_state(other.user)
             else:
-                self._emit(self.views.modified(other, participants=[party]))
+                self.emit(self.views.modified(other, participants=[party]))
         if party.kind == "voicemail":
             party.answered_at = time.monotonic()
             peer = next((p for p in call.parties if p is not party), None)
@@ -354,7 +270,7 @@ class CallCore:
         if party.pilot is not None and party.user is not None:
             self._pbx.acd.agent_call_started(party.user.login, call.ref)
 
-    def _stop_parallel_ringing(self, party: Party, device: str | None) -> list[dict[str, Any]]:
+    def stop_parallel_ringing(self, party: Party, device: str | None) -> list[dict[str, Any]]:
         """Of an office set and its remote extension ringing together, keep ``device`` (the
         one answering; None: the office set) and return the Leg of the other (none if only
         one rings)."""
@@ -372,9 +288,9 @@ class CallCore:
         """The message time is over: the voicemail hangs up."""
         party.timer = None
         if party.call is not None and party.left_seq is None:
-            self._leave(party)
+            self.leave(party)
 
-    def _hold_device(self, user: User, device: str, except_call: Call | None = None) -> None:
+    def hold_device(self, user: User, device: str, except_call: Call | None = None) -> None:
         """Put the user's ACTIVE legs on ``device`` on hold (a new call takes the line)."""
         for call in list(self.calls_of(user.login)):
             if call is except_call:
@@ -382,14 +298,14 @@ class CallCore:
             for party in call.parties:
                 if party.user is user and party.number == device and party.state == ACTIVE:
                     if party.supervising is not None:
-                        self._leave(party)  # a supervisor taking the line ends its supervision
+                        self.leave(party)  # a supervisor taking the line ends its supervision
                         break
                     party.state = HELD
-                    self._emit(self.views.modified(party, legs=[party]))
+                    self.emit(self.views.modified(party, legs=[party]))
 
     # -- re-routing -----------------------------------------------------------------------------
 
-    def _reroute(
+    def reroute(
         self,
         victim: Party,
         destination: dict[str, Any],
@@ -404,19 +320,19 @@ class CallCore:
         victim.diverted, victim.reason = True, reason
         if destination["type"] == "VOICEMAIL":
             number = self._pbx.config.voicemail_service
-            target: Party | None = self._voicemail(call, owner)
+            target: Party | None = self.voicemail(call, owner)
             refusal = None
         else:
             number = destination["number"]
-            target, refusal = self._offer(call, number, 1)
+            target, refusal = self.offer(call, number, 1)
         if target is None:
-            self._detach(victim, cause, new_destination=number)
-            self._end(call, None, refusal, refusal)
+            self.detach(victim, cause, new_destination=number)
+            self.end(call, None, refusal, refusal)
             return
         target.rerouted = True
-        self._replace(victim, target, cause, cause, number)
+        self.replace(victim, target, cause, cause, number)
 
-    def _replace(
+    def replace(
         self,
         victim: Party,
         target: Party,
@@ -427,72 +343,15 @@ class CallCore:
         """``target`` (attached) takes the place of ``victim`` in the call."""
         call = victim.call
         assert call is not None
-        self._detach(victim, victim_cause, new_destination=new_destination)
+        self.detach(victim, victim_cause, new_destination=new_destination)
         for party in call.parties:
             if party.user is not None and party is not target:
-                self._emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
-        self._announce(target, cause)
-
-    # -- ACD queues -----------------------------------------------------------------------------
-
-    def _queue(self, call: Call, pilot: Pilot) -> tuple[Party | None, str | None]:
-        queue = self._queues[pilot.number]
-        if len(queue) >= pilot.queue_size:
-            return None, "BUSY"
-        party = Party("pilot", pilot.number, RINGING_INCOMING, "CALLEE")
-        self._attach(call, party)
-        call.pilot, call.queued_at = pilot.number, time.monotonic()
-        queue.append(call)
-        return party, None
-
-    def serve_queue(self, pilot_number: str) -> None:
-        """Offer the oldest waiting calls of the pilot to the agents the ACD picks."""
-        queue = self._queues.get(pilot_number)
-        while queue:
-            picked = self._pbx.acd.pick_agent(pilot_number)
-            if picked is None:
-                return
-            login, device = picked
-            call = queue.popleft()
-            waiting = next(p for p in call.parties if p.kind == "pilot")
-            agent = self._pbx.users[login]
-            party = self._ring(call, agent, device, pilot=pilot_number)
-            party.acd_data = self._acd_data(call, agent, pilot_number, len(queue))
-            self._replace(waiting, party, "DISTRIBUTED", None, None)
-
-    def _requeue(self, agent_party: Party) -> None:
-        """The agent did not answer: the call goes back to the head of the queue."""
-        call = agent_party.call
-        pilot = agent_party.pilot
-        assert call is not None and pilot is not None
-        waiting = Party("pilot", pilot, RINGING_INCOMING, "CALLEE")
-        self._attach(call, waiting)
-        self._queues[pilot].appendleft(call)
-        self._replace(agent_party, waiting, None, None, None)
-
-    def _acd_data(self, call: Call, agent: User, pilot: str, waiting: int) -> dict[str, Any]:
-        """The acdCallData of ``call`` offered to ``agent`` with ``waiting`` calls queued."""
-        config = self._pbx.resolve(pilot).pilot
-        assert config is not None
-        groups = agent.acd.groups if agent.acd else []
-        group = next((g for g in groups if g in config.groups), None)
-        waited = int(time.monotonic() - call.queued_at)
-        info: dict[str, Any] = {"queueWaitingTime": waited, "globalWaitingTime": waited}
-        if group is not None:
-            info["agentGroup"] = group
-        info["local"] = True
-        return {
-            "callInfo": info,
-            "queueData": {
-                "waitingTime": 0,
-                "saturated": waiting >= config.queue_size,
-            },
-            "pilotNumber": pilot,
-        }
+                self.emit(self.views.modified(party, cause, removed=[victim.pid], added=[target]))
+        self.announce(target, cause)
 
     # -- leaving and ending ---------------------------------------------------------------------
 
-    def _leave(self, party: Party, cause: str | None = None) -> None:
+    def leave(self, party: Party, cause: str | None = None) -> None:
         """``party`` hangs up: a conference carries on without it, a two-party call ends.
 
         Supervisors do not count: a supervisor hanging up leaves the call (its supervision
@@ -501,42 +360,42 @@ class CallCore:
         call = party.call
         assert call is not None
         if party.supervising is not None:
-            self._drop_out(party, cause or "CLEARED")
+            self.drop_out(party, cause or "CLEARED")
             assert party.user is not None
             self._pbx.acd.supervisor_left(party.user.login)
             return
         remaining = [p for p in call.others(party) if p.supervising is None]
         if len(remaining) >= 2 or (call.parked_on is not None and remaining):
-            self._drop_supervisors(party)
-            self._drop_out(party, cause or "CLEARED")
+            self.drop_supervisors(party)
+            self.drop_out(party, cause or "CLEARED")
             return
-        mine, others = self._end_causes(party)
-        self._end(call, party, cause or mine, others)
+        mine, others = self.end_causes(party)
+        self.end(call, party, cause or mine, others)
 
-    def _drop_out(self, party: Party, cause: str) -> None:
+    def drop_out(self, party: Party, cause: str) -> None:
         """``party`` leaves a call that carries on: the users still in it see it leave."""
         call = party.call
         assert call is not None
-        self._detach(party, cause)
+        self.detach(party, cause)
         for other in call.parties:
             if other.user is not None:
-                self._emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
+                self.emit(self.views.modified(other, "PARTICIPANT_LEFT", removed=[party.pid]))
 
-    def _peers(self, party: Party) -> list[Party]:
+    def peers(self, party: Party) -> list[Party]:
         """The other parties of the call of ``party``, but its supervisors."""
         call = party.call
         assert call is not None
         return [p for p in call.parties if p is not party and p.supervised is not party]
 
-    def _drop_supervisors(self, party: Party) -> None:
+    def drop_supervisors(self, party: Party) -> None:
         """The supervisors of ``party`` leave its call, which it is leaving (the ACD ends
         their intrusion when it learns that the agent's call is over)."""
         call = party.call
         assert call is not None
         for supervisor in [p for p in call.parties if p.supervised is party]:
-            self._drop_out(supervisor, "CLEARED")
+            self.drop_out(supervisor, "CLEARED")
 
-    def _end_causes(self, leaver: Party) -> tuple[str, str]:
+    def end_causes(self, leaver: Party) -> tuple[str, str]:
         """Causes of a call ended by ``leaver``: for the leaver, for the others."""
         call = leaver.call
         assert call is not None
@@ -546,21 +405,21 @@ class CallCore:
             return "CLEARED", "BUSY"  # the called party rejected the call
         return "ABANDONED", "ABANDONED"
 
-    def _end(
+    def end(
         self, call: Call, leaver: Party | None, cause: str | None, others_cause: str | None
     ) -> None:
         """Release every party: the leaver is removed, the others go RELEASING then removed."""
         call.ending = True
         present = list(call.parties)
         if leaver is not None:
-            self._detach(leaver, cause)
+            self.detach(leaver, cause)
         for party in present:
             if party is leaver:
                 continue
             removed = [p.pid for p in present if p is not party]
-            self._detach(party, others_cause, releasing=removed)
+            self.detach(party, others_cause, releasing=removed)
 
-    def _detach(
+    def detach(
         self,
         party: Party,
         cause: str | None,
@@ -582,20 +441,20 @@ class CallCore:
         user = party.user
         if user is not None and releasing is not None and notify:
             party.state = RELEASING
-            self._emit(self.views.modified(party, legs=[party], removed=releasing))
+            self.emit(self.views.modified(party, legs=[party], removed=releasing))
         call.parties.remove(party)
         party.left_seq = next(self._seq)
         if not call.parties:
-            self._calls.pop(call.ref, None)
+            self.by_ref.pop(call.ref, None)
         if user is not None:
             login = user.login
             if not any(p.login == login for p in call.parties):
-                calls = self._user_calls.get(login)
+                calls = self.user_calls.get(login)
                 if calls and call in calls:
                     calls.remove(call)
             if notify:
-                self._emit(self.views.removed(call, login, cause, new_destination))
-                self._sync_state(user)
+                self.emit(self.views.removed(call, login, cause, new_destination))
+                self.sync_state(user)
             if record:
                 self._pbx.messaging.add_record(login, com_record(call, party, self.views.identity))
             if party.pilot is not None:
@@ -603,9 +462,7 @@ class CallCore:
         elif party.kind == "voicemail":
             self._deposit(party)
         elif party.kind == "pilot":
-            queue = self._queues.get(party.number)
-            if queue and call in queue:
-                queue.remove(call)
+            self.distribution.left(party, cause)
 
     def _deposit(self, party: Party) -> None:
         """A voicemail that answered a diverted call leaves the caller's message in the box."""
@@ -618,18 +475,18 @@ class CallCore:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def _attach(self, call: Call, party: Party) -> None:
+    def attach(self, call: Call, party: Party) -> None:
         party.call = call
         party.seq = next(self._seq)
         party.joined = iso_now()
         call.parties.append(party)
         call.history.append(party)
         if party.user is not None:
-            calls = self._user_calls.setdefault(party.user.login, [])
+            calls = self.user_calls.setdefault(party.user.login, [])
             if call not in calls:
                 calls.append(call)
 
-    def _sync_state(self, user: User) -> None:
+    def sync_state(self, user: User) -> None:
         """Emit OnUserStateModified when the user goes FREE or BUSY."""
         login = user.login
         busy = any(
@@ -638,19 +495,14 @@ class CallCore:
             for p in call.parties
         )
         state = "BUSY" if busy else "FREE"
-        if self._user_states.get(login, "FREE") != state:
-            self._user_states[login] = state
-            self._emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
-
-    def _is_busy(self, user: User) -> bool:
-        if basic_only(user):
-            return bool(self.calls_of(user.login))
-        return self.user_state(user.login) == "BUSY"
+        if self.user_states.get(login, "FREE") != state:
+            self.user_states[login] = state
+            self.emit({"eventName": "OnUserStateModified", "loginName": login, "state": state})
 
     def _is_free(self, login: str) -> bool:
         """Free for a hunting-group call: not busy, not ringing, not in DND."""
         user = self._pbx.users.get(login)
-        if user is None or self._pbx.routing.state(login).dnd or self._is_busy(user):
+        if user is None or self._pbx.routing.state(login).dnd or self.diversion.is_busy(user):
             return False
         return not any(
             p.login == login and p.state == RINGING_INCOMING
@@ -658,8 +510,5 @@ class CallCore:
             for p in call.parties
         )
 
-    def _camp_on(self, user: User) -> bool:
-        return any(device.campon for device in user.devices if device.id == user.number)
-
-    def _emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: dict[str, Any]) -> None:
         self._pbx.emit(event)

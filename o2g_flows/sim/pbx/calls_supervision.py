@@ -1,8 +1,9 @@
 """A supervisor in an agent's call: joining it (intrusion, listening), changing mode, leaving.
 
-The ACD (``pbx.acd``) decides who supervises whom and calls ``join_supervisor``,
-``change_supervisor`` and ``remove_supervisor``; the call model tells it when a supervisor
-hangs up (``Acd.supervisor_left``). The supervisor is a party of the call on its own set, with
+The ACD (``pbx.acd``) decides who supervises whom and calls ``join``, ``change`` and
+``remove`` of ``pbx.calls.supervision``; the call model tells it when a supervisor hangs up
+(``Acd.supervisor_left``). ``Supervision`` works on the calls through the public moves of
+``CallCore`` only. The supervisor is a party of the call on its own set, with
 its own view of it; every user in the call sees it come, change mode and go, with the cause of
 its mode (``SUPERVISION_CAUSES``).
 """
@@ -14,7 +15,7 @@ from .calls_core import CallCore
 from .calls_state import ACTIVE, Party
 from .config import User
 
-__all__ = ["SUPERVISION_CAUSES", "CallSupervision"]
+__all__ = ["SUPERVISION_CAUSES", "Supervision"]
 
 #: The CallCause of the events of a supervised call, per IntrusionMode.
 SUPERVISION_CAUSES = {
@@ -24,17 +25,21 @@ SUPERVISION_CAUSES = {
 }
 
 
-class CallSupervision(CallCore):
+class Supervision:
     """Supervisors joining, changing mode in and leaving agents' distributed calls."""
 
-    def join_supervisor(
+    def __init__(self, calls: CallCore) -> None:
+        self._calls = calls
+
+    def join(
         self, supervisor: User, device: str, agent_login: str, call_ref: str, mode: str
     ) -> None:
         """``supervisor`` joins on ``device`` the distributed call ``call_ref`` of the agent.
 
         The agent's leg must be ACTIVE and the supervisor FREE.
         """
-        call = self._calls.get(call_ref)
+        calls = self._calls
+        call = calls.find(call_ref)
         if call is None:
             raise RestError.not_expected(f"The call {call_ref} of {agent_login} no longer exists")
         agent = next(
@@ -47,7 +52,7 @@ class CallSupervision(CallCore):
             )
         if any(p.user is supervisor for p in call.parties):
             raise RestError.not_expected(f"{supervisor.login} is already in call {call_ref}")
-        if self.user_state(supervisor.login) == "BUSY":
+        if calls.user_state(supervisor.login) == "BUSY":
             raise RestError.not_expected(f"{supervisor.login} is busy on another call")
         party = Party(
             "user",
@@ -60,35 +65,36 @@ class CallSupervision(CallCore):
             supervised=agent,
             acd_data=agent.acd_data,
         )
-        self._attach(call, party)
+        calls.attach(call, party)
         cause = SUPERVISION_CAUSES[mode]
-        self._emit(self.views.created(party, cause))
-        self._sync_state(supervisor)
+        calls.emit(calls.views.created(party, cause))
+        calls.sync_state(supervisor)
         for other in call.parties:
             if other is not party and other.user is not None:
-                self._emit(self.views.modified(other, cause, added=[party]))
+                calls.emit(calls.views.modified(other, cause, added=[party]))
 
-    def change_supervisor(self, login: str, mode: str) -> None:
+    def change(self, login: str, mode: str) -> None:
         """The supervisor ``login`` goes on supervising its call in ``mode``."""
         party = self._supervisor_party(login)
         if party is None or party.call is None:
             return
         party.supervising = mode
         cause = SUPERVISION_CAUSES[mode]
-        self._emit(self.views.modified(party, cause, legs=[party]))
+        views = self._calls.views
+        self._calls.emit(views.modified(party, cause, legs=[party]))
         for other in party.call.parties:
             if other is not party and other.user is not None:
-                self._emit(self.views.modified(other, cause, participants=[party]))
+                self._calls.emit(views.modified(other, cause, participants=[party]))
 
-    def remove_supervisor(self, login: str) -> None:
+    def remove(self, login: str) -> None:
         """The supervisor ``login`` leaves the call it supervises (if it is in one that is not
         being released already)."""
         party = self._supervisor_party(login)
         if party is not None and party.call is not None and not party.call.ending:
-            self._drop_out(party, "CLEARED")
+            self._calls.drop_out(party, "CLEARED")
 
     def _supervisor_party(self, login: str) -> Party | None:
-        for call in self.calls_of(login):
+        for call in self._calls.calls_of(login):
             for party in call.parties:
                 if party.login == login and party.supervising is not None:
                     return party

@@ -119,6 +119,34 @@ class Pbx:
             handle.cancel()
         self._timers.clear()
 
+    # -- users joining and leaving (PBX management's Subscribers) ----------------------------
+
+    def add_user(self, user: User) -> None:
+        """Make ``user`` a user of the PBX (OnUserCreated)."""
+        self.users[user.login] = user
+        for device in user.devices:
+            self._numbers[device.id] = Endpoint("user", device.id, user=user)
+        self.routing.add_user(user)
+        self.messaging.add_user(user.login)
+        self.emit({"eventName": "OnUserCreated", "user": self.user_json(user)})
+
+    def remove_user(self, user: User) -> None:
+        """Take ``user`` out of the PBX (OnUserDeleted); NOT_ALLOWED while it has a call, is
+        an ACD agent or supervisor, or belongs to a hunting group."""
+        if self.calls.calls_of(user.login):
+            raise RestError.not_allowed(f"{user.login} is in a call")
+        if user.acd is not None:
+            raise RestError.not_allowed(f"{user.login} is an ACD {user.acd.type.lower()}")
+        groups = [g.number for g in self.config.hunting_groups if user.login in g.members]
+        if groups:
+            raise RestError.not_allowed(f"{user.login} belongs to hunting group {groups[0]}")
+        del self.users[user.login]
+        for device in user.devices:
+            self._numbers.pop(device.id, None)
+        self.routing.remove_user(user.login)
+        self.messaging.remove_user(user.login)
+        self.emit({"eventName": "OnUserDeleted", "loginName": user.login})
+
     # -- lookups --------------------------------------------------------------------------------
 
     def user(self, login: str) -> User:

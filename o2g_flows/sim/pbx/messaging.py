@@ -37,6 +37,14 @@ class Messaging:
         self._inboxes = {login: Inbox() for login in pbx.users}
         self._ids = itertools.count(1)
 
+    def add_user(self, login: str) -> None:
+        """An empty inbox for a new user."""
+        self._inboxes[login] = Inbox()
+
+    def remove_user(self, login: str) -> None:
+        """Forget a removed user's inbox."""
+        del self._inboxes[login]
+
     def inbox(self, login: str) -> Inbox:
         """What waits for ``login`` (read it; change it through the methods below)."""
         return self._inboxes[login]

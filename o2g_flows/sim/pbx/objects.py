@@ -2,8 +2,12 @@
 
 Each object type of the file (e.g. ``Subscriber``) becomes an object class whose model
 lists the attributes its instances use; instances are created, read, modified and
-deleted through the PBX management API. A Subscriber that is a user of the PBX file
-keeps the user's names in step with its name attributes (OnUserInfoChanged).
+deleted through the PBX management API.
+
+Every user of the PBX is a ``Subscriber`` with the whole attribute list (defaults for
+what the file does not set), and the number plan follows the Subscribers both ways:
+creating one adds a user (login and password: its number), deleting one removes the
+user, and a change of its name attributes changes the user's names (OnUserInfoChanged).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from ..errors import ErrorType, RestError
+from .config import Device, User
 from .messaging import iso_now
 
 if TYPE_CHECKING:
@@ -29,9 +34,19 @@ _ACTIONS = {"Subscriber": ["ReinitMemory", "Resynchro", "FORCED_DELETE"]}
 #: Objects whose creation and deletion the PBX notifies.
 _NOTIFIED = frozenset({"Subscriber"})
 #: Subscriber attributes giving a user's names, by priority (the spec's User description).
-_LAST_NAME = ("UTF8_Phone_Book_Name", "Annu_Name", "Directory_Name")
-_FIRST_NAME = ("UTF8_Phone_Book_First_Name", "Annu_First_Name", "Directory_First_Name")
+_LAST_NAME = ("UTF8_Phone_Book_Name", "Annu_Name")
+_FIRST_NAME = ("UTF8_Phone_Book_First_Name", "Annu_First_Name")
 _LIST_ACTIONS = ("add", "remove")
+#: Every Subscriber attribute (the names the API text uses) with its default.
+_SUBSCRIBER_DEFAULTS: dict[str, str] = {
+    "Annu_Name": "",
+    "Annu_First_Name": "",
+    "UTF8_Phone_Book_Name": "",
+    "UTF8_Phone_Book_First_Name": "",
+    "Station_Type": "UA_VIRTUAL",
+}
+#: Licences of a user created as a Subscriber.
+_CREATED_USER_LICENSES = frozenset({"TELEPHONY_ADVANCED"})
 
 
 @dataclass(eq=False)
@@ -48,20 +63,17 @@ class PbxObjects:
         self.loaded_at = iso_now()  # when the PBX data were loaded (SystemStatus.startDate)
         self._objects: dict[str, dict[str, _Instance]] = {}
         for name, instances in pbx.config.pbx_objects.items():
-            id_name = id_attribute(name)
             self._objects[name] = {
-                str(object_id): _Instance(
-                    {
-                        id_name: {"name": id_name, "value": [str(object_id)]},
-                        **{
-                            key: _attribute(key, value)
-                            for key, value in values.items()
-                            if key != id_name
-                        },
-                    }
-                )
+                str(object_id): _Instance(_attributes(name, str(object_id), values))
                 for object_id, values in instances.items()
             }
+        subscribers = self._objects.setdefault("Subscriber", {})
+        for user in pbx.users.values():
+            given = pbx.config.pbx_objects.get("Subscriber", {}).get(user.number, {})
+            names = {"Annu_Name": user.last_name, "Annu_First_Name": user.first_name}
+            subscribers[user.number] = _Instance(
+                _attributes("Subscriber", user.number, {**names, **given})
+            )
         self._models = {name: self._model(name) for name in self._objects}
         # version of each instance a session last read or wrote, to detect conflicts
         self._seen: WeakKeyDictionary[Any, dict[tuple[str, str], int]] = WeakKeyDictionary()
@@ -140,9 +152,22 @@ class PbxObjects:
             raise _conflict(f"{name} {object_id} already exists")
         if name == "Subscriber" and self._pbx.resolve(object_id).kind != "external":
             raise _conflict(f"number {object_id} is already used in the numbering plan")
-        instances[object_id] = _Instance(given)
+        instance = _Instance({**_attributes(name, object_id, {}), **given})
+        instances[object_id] = instance
         if name in _NOTIFIED:
             self._emit("OnPbxObjectInstanceCreated", name, object_id)
+        if name == "Subscriber":
+            self._pbx.add_user(
+                User(
+                    login=object_id,
+                    password=object_id,
+                    number=object_id,
+                    first_name=_first_value(instance, _FIRST_NAME),
+                    last_name=_first_value(instance, _LAST_NAME),
+                    devices=[Device(object_id)],
+                    licenses=set(_CREATED_USER_LICENSES),
+                )
+            )
         return object_id
 
     def modify(
@@ -184,11 +209,8 @@ class PbxObjects:
         if force:
             self._check_action(name, "FORCED_DELETE")
         user = self._pbx.user_by_number(object_id) if name == "Subscriber" else None
-        if user is not None:
-            raise RestError.not_allowed(
-                f"Subscriber {object_id} is the user {user.login} of the PBX file: "
-                "the simulator does not delete users"
-            )
+        if user is not None and user.number == object_id:
+            self._pbx.remove_user(user)
         del instances[object_id]
         if name in _NOTIFIED:
             self._emit("OnPbxObjectInstanceDeleted", name, object_id)
@@ -296,6 +318,17 @@ class PbxObjects:
             name: {oid: list(inst.attributes.values()) for oid, inst in instances.items()}
             for name, instances in self._objects.items()
         }
+
+
+def _attributes(name: str, object_id: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An instance's PbxAttributes: its id, the defaults of its object, then ``values``."""
+    id_name = id_attribute(name)
+    defaults = _SUBSCRIBER_DEFAULTS if name == "Subscriber" else {}
+    merged = {**defaults, **{key: value for key, value in values.items() if key != id_name}}
+    return {
+        id_name: {"name": id_name, "value": [object_id]},
+        **{key: _attribute(key, value) for key, value in merged.items()},
+    }
 
 
 def id_attribute(name: str) -> str:

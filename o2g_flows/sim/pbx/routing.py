@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ErrorType, RestError
-from .config import Device
+from .config import Device, User
 
 if TYPE_CHECKING:
     from .core import Pbx
@@ -68,13 +68,18 @@ class RoutingBook:
 
     def __init__(self, pbx: Pbx) -> None:
         self._pbx = pbx
-        self._states = {
-            login: RoutingState(
-                office_device=user.number,
-                mobile=next((d for d in user.devices if d.type == "MOBILE"), None),
-            )
-            for login, user in pbx.users.items()
-        }
+        self._states: dict[str, RoutingState] = {}
+        for user in pbx.users.values():
+            self.add_user(user)
+
+    def add_user(self, user: User) -> None:
+        """A fresh routing state for a new user."""
+        mobile = next((d for d in user.devices if d.type == "MOBILE"), None)
+        self._states[user.login] = RoutingState(office_device=user.number, mobile=mobile)
+
+    def remove_user(self, login: str) -> None:
+        """Forget a removed user's routing."""
+        del self._states[login]
 
     def state(self, login: str) -> RoutingState:
         """The routing state of ``login`` (read it; change it through the setters)."""

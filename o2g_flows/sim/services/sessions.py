@@ -11,7 +11,9 @@ from o2g_flows.spec import API_PREFIX
 from ..api import ApiRequest, endpoint
 from ..sessions import Session
 
-#: (serviceName, relativeUrl, licences of which one is needed; empty: none)
+#: (serviceName, relativeUrl, licences of which one is needed; empty: none). The vendor
+#: SDKs append only a resource id or their own suffix to a service's URL, so Comlog and
+#: Voicemail point at their collections (``/comlog/records``, ``/messaging/mailboxes``).
 _SERVICES = [
     ("Sessions", "/sessions", ()),
     ("Subscriptions", "/subscriptions", ()),
@@ -19,14 +21,15 @@ _SERVICES = [
     ("Telephony", "/telephony/calls", ("TELEPHONY_BASIC", "TELEPHONY_ADVANCED")),
     ("Routing", "/routing", ("TELEPHONY_ADVANCED",)),
     ("EventSummary", "/eventSummary", ("TELEPHONY_ADVANCED",)),
-    ("Comlog", "/comlog", ("TELEPHONY_ADVANCED",)),
+    ("Comlog", "/comlog/records", ("TELEPHONY_ADVANCED",)),
     ("Directory", "/directory", ("TELEPHONY_ADVANCED",)),
-    ("Voicemail", "/messaging", ("MESSAGING",)),
+    ("Voicemail", "/messaging/mailboxes", ("MESSAGING",)),
     ("PhoneSetProgramming", "/users", ("API_PHONESETPROG",)),
     ("AcdAgent", "/acd/agent", ("API_CONTACTCENTER_AGENT",)),
     ("Maintenance", "/system", ()),
 ]
-_ADMIN_SERVICES = [("PbxManagement", "/pbxs"), ("UserManagement", "/logins")]
+#: The SDKs' UserManagement service (``/logins/{login}``...) is not in the 2.x API: not listed.
+_ADMIN_SERVICES = [("PbxManagement", "/pbxs")]
 
 
 def session_info(request: ApiRequest, session: Session) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any
 from ..api import ApiRequest, endpoint
 from ..errors import RestError
 from ..pbx.calls import CallModel
-from ..pbx.calls_core import bad_value
 from ..pbx.calls_state import Party
 from ..pbx.config import User
 
@@ -29,7 +28,7 @@ def _device_user(request: ApiRequest, device: str, licenses: tuple[str, ...] = _
     """The owner of ``device``; it must be the request's user when there is one."""
     owner = _calls(request).device_owner(device)
     if owner is None:
-        raise bad_value(f"Unknown device {device}", "INVALID_DEVICE")
+        raise RestError.bad_value(f"Unknown device {device}", "INVALID_DEVICE")
     if request.login is not None and owner.login != request.login:
         raise RestError.not_allowed(f"Device {device} does not belong to {request.login}")
     if request.login is None and not request.pbx.has_license(owner, list(licenses)):
@@ -113,9 +112,12 @@ async def make_call(request: ApiRequest) -> str:
     chosen = [key for key in ("associatedData", "pin", "businessCode") if key in body]
     if len(chosen) > 1:
         raise RestError.bad_parameter(f"{' and '.join(chosen)} cannot be used together")
-    callee = body["callee"]
     if (body.get("acdCall") or {}).get("callToSupervisor"):
-        callee = _supervisor_of(request, user)
+        callee = _supervisor_of(request, user)  # the spec: callee is absent for this call
+    elif "callee" in body:
+        callee = body["callee"]
+    else:
+        raise RestError.bad_parameter("body: missing required field 'callee'")
     return calls.make_call(
         user,
         device,
@@ -389,7 +391,9 @@ async def send_mini_message(request: ApiRequest) -> None:
     user = request.user
     recipient = _calls(request).device_owner(body["recipient"])
     if recipient is None:
-        raise bad_value(f"{body['recipient']} is not a user of the PBX", "INVALID_DESTINATION")
+        raise RestError.bad_value(
+            f"{body['recipient']} is not a user of the PBX", "INVALID_DESTINATION"
+        )
     request.pbx.messaging.send_mini_message(user.number, recipient.login, body["message"])
 
 

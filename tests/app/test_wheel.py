@@ -1,0 +1,58 @@
+"""The installed wheel on its own: init, validate, test and run, outside the source tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def run(*command: str | Path, cwd: Path) -> str:
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def test_the_wheel_installed_in_a_fresh_environment_runs_its_starter_folder(tmp_path):
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ROOT,
+        cwd=tmp_path)  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("o2g_flows-*.whl")
+    fresh = tmp_path / "fresh"
+    run(sys.executable, "-m", "venv", "--without-pip", fresh, cwd=tmp_path)
+    # the dependencies come from this environment; o2g_flows only from the wheel
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(fresh), "platbase": str(fresh)}))
+    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    run(sys.executable, "-m", "pip", "--python", fresh / "bin" / "python", "install", "-q",
+        "--no-deps", wheel, cwd=tmp_path)  # fmt: skip
+    command = fresh / "bin" / "o2g-flows"
+    where = run(fresh / "bin" / "python", "-c", "import o2g_flows; print(o2g_flows.__file__)",
+                cwd=tmp_path)  # fmt: skip
+    assert str(fresh) in where and str(ROOT) not in where
+
+    assert run(command, "--version", cwd=tmp_path).startswith("o2g-flows ")
+    run(command, "init", "project", cwd=tmp_path)
+    project = tmp_path / "project"
+    assert "2 flow(s) valid, 0 error(s)" in run(command, "validate", "flows", cwd=project)
+    assert "passed, 0 failed" in run(command, "test", "flows", cwd=project)
+    assert "gateway.url" in run(command, "config", "check", cwd=project)
+    out = run(command, "run", "flows", "--traffic", "traffic.yaml", "--duration", "3",
+              cwd=project)  # fmt: skip
+    assert "reception-auto-answer[" in out and "answer (call=" in out
+
+
+def test_the_starter_flows_are_the_shipped_ones():
+    starter = ROOT / "o2g_flows" / "app" / "starter" / "flows"
+    for flow in starter.iterdir():
+        assert flow.read_text() == (ROOT / "flows" / flow.name).read_text(), flow.name
