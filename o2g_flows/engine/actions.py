@@ -6,8 +6,11 @@ Plugins add actions with ``Registry.action`` (``o2g_flows.plugins``).
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_ACTIONS",
+    "FOR_EACH",
+    "MAX_FOR_EACH",
     "ActionContext",
     "ActionSpec",
     "Param",
+    "check_call",
     "check_type",
+    "client_methods",
     "describe_type",
 ]
 
@@ -392,16 +399,95 @@ async def _http(ctx: ActionContext, args: dict[str, Any]) -> Any:
     )
 
 
+#: Services whose methods a flow may not call: the engine owns the session and its events.
+ENGINE_OWNED_SERVICES = frozenset({"sessions", "subscriptions"})
+
+
+@functools.cache
+def client_methods() -> dict[str, inspect.Signature]:
+    """``service.method`` -> signature, for every public method ``call:`` may use."""
+    from ..client.services import SERVICES
+
+    found: dict[str, inspect.Signature] = {}
+    for service, cls in SERVICES.items():
+        if service in ENGINE_OWNED_SERVICES:
+            continue
+        for name, function in inspect.getmembers(cls, inspect.iscoroutinefunction):
+            if not name.startswith("_"):
+                found[f"{service}.{name}"] = inspect.signature(function)
+    return found
+
+
+def check_call(method: str, names: Iterable[str] | None) -> list[str]:
+    """What is wrong with ``call: {method, args}`` (``names``: the args given, if known)."""
+    methods = client_methods()
+    if method not in methods:
+        service = method.partition(".")[0]
+        if method.startswith("_") or ("._" in method) or service in ENGINE_OWNED_SERVICES:
+            return [f"call: {method!r} is not a method flows may call (the engine owns it)"]
+        close = difflib.get_close_matches(method, list(methods), n=1)
+        hint = f"did you mean {close[0]}?" if close else "methods are service.method"
+        return [f"call: no client method {method!r} ({hint})"]
+    if names is None:
+        return []
+    params = {
+        name: param
+        for name, param in methods[method].parameters.items()
+        if name not in ("self", "login_name")
+        and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
+    }
+    problems = []
+    for name in names:
+        if name not in params:
+            close = difflib.get_close_matches(name, list(params), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            takes = ", ".join(params) or "no arguments"
+            problems.append(f"call: {method} has no argument {name!r}{hint}; it takes {takes}")
+    missing = [
+        name
+        for name, param in params.items()
+        if param.default is inspect.Parameter.empty and name not in names
+    ]
+    if missing:
+        problems.append(
+            f"call: {method} is missing the argument{'s' * (len(missing) > 1)} "
+            f"{', '.join(missing)} (give {'them' if len(missing) > 1 else 'it'} in args:)"
+        )
+    return problems
+
+
 async def _call(ctx: ActionContext, args: dict[str, Any]) -> Any:
     method = args["method"]
-    if method.count(".") != 1:
-        raise ActionError(f"method {method!r} is not service.method")
+    if not isinstance(method, str) or method not in client_methods():
+        problems = check_call(str(method), None)
+        raise ActionError(problems[0] if problems else f"call: bad method {method!r}")
     kwargs = dict(args.get("args") or {})
     kwargs.setdefault("login_name", args.get("user"))
     return await ctx.gateway.invoke(method, kwargs, ctx.action)
 
 
+#: The action that runs its ``do:`` once per item of a list (the step runner runs it).
+FOR_EACH = "for_each"
+#: At most this many items per for_each (more is an error of the action).
+MAX_FOR_EACH = 1000
+
+
+async def _for_each(ctx: ActionContext, args: dict[str, Any]) -> Any:
+    raise ActionError("for_each runs in the step runner")  # never called: see executor
+
+
 _ENGINE_ACTIONS = (
+    ActionSpec(
+        FOR_EACH,
+        _for_each,
+        (
+            Param("items", type="any", required=True, doc="the list to go through"),
+            Param("as", doc="the name of the item in do: (default item)"),
+            Param("do", type="any", required=True, doc="the actions run for each item"),
+        ),
+        "Run the actions of do: once for each item of a list (the item is ${item}).",
+        effect=False,
+    ),
     ActionSpec(
         "set", _set, doc="Set execution variables (vars.NAME).", effect=False, free_form=True
     ),

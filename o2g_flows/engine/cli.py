@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ..plugins import discover
 from .loader import LoadResult, load_flows
 from .registry import Registry
 from .traffic import load_traffic
+from .webhook import DEFAULT_HOST, DEFAULT_PORT, WEBHOOK_EVENT, WebhookServer, webhook_source
 
 __all__ = ["register"]
 
@@ -109,6 +111,14 @@ def register(subparsers: Any) -> None:
         default=None,
         help="do not watch the flow and plugin folders (SIGHUP still reloads)",
     )
+    run.add_argument(
+        "--webhook",
+        metavar="HOST:PORT",
+        default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help="where POST /hooks/NAME is received when a flow listens to OnWebhook (default "
+        f"{DEFAULT_HOST}:{DEFAULT_PORT}; elsewhere than loopback needs "
+        "$O2G_FLOWS_WEBHOOK_TOKEN)",
+    )
     run.add_argument("--redact", action="store_true", help="mask phone numbers in kept traces")
     run.add_argument(
         "--show-traces", action="store_true", help="print the kept traces when stopping"
@@ -119,6 +129,9 @@ def register(subparsers: Any) -> None:
         "validate", help="check flows and report every error (exit 1 if any)"
     )
     _paths(validate)
+    validate.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit 1 on any)"
+    )
     validate.set_defaults(handler=_validate)
 
     test = subparsers.add_parser(
@@ -174,21 +187,35 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
 
 def _validate(args: argparse.Namespace) -> int:
     _, result = _load(args)
+    if not result.files and not result.errors:
+        print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
+        return 1
     for error in result.errors:
         print(error)
+    _print_warnings(result)
+    warned = f", {len(result.warnings)} warning(s)" if result.warnings else ""
     print(
-        f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s) in "
+        f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s){warned} in "
         f"{len(result.files)} file(s)"
     )
-    return 1 if result.errors else 0
+    return 1 if result.errors or (args.strict and result.warnings) else 0
+
+
+def _print_warnings(result: LoadResult) -> None:
+    for warning in result.warnings:
+        print(f"{warning.location}: warning: {warning.message}")
 
 
 def _test(args: argparse.Namespace) -> int:
     from .testing import replay, run_tests
 
     registry, result = _load(args)
+    if not result.files and not result.errors:
+        print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
+        return 1
     for error in result.errors:
         print(error)
+    _print_warnings(result)
     if args.replay:
         report = asyncio.run(replay(result.flows, args.replay, registry, args.timezone))
         print(report.report())
@@ -237,6 +264,14 @@ def _run(args: argparse.Namespace) -> int:
     if not result.flows:
         log.error("no valid flow to run")
         return 1
+    if any(WEBHOOK_EVENT in flow.events() for flow in result.flows):
+        try:  # bound now: a port in use stops here, in one line, not a deaf engine later
+            host, _, port = args.webhook.rpartition(":")
+            server = WebhookServer(host, int(port), os.environ.get("O2G_FLOWS_WEBHOOK_TOKEN", ""))
+            registry.sources["webhook"] = webhook_source(server.bind())
+        except (OSError, ValueError) as exc:
+            log.error("%s", exc)
+            return 2
     args.steps = []
     if args.server is None and not args.no_traffic:
         if args.traffic and not Path(args.traffic).is_file():

@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .expressions import EvaluationError, truthy
 
 if TYPE_CHECKING:
+    from .observer import Observer
     from .runtime import FlowRuntime, Run
+    from .timers import Clock
 
-__all__ = ["Index", "Lifecycle", "offer"]
+__all__ = ["Index", "Lifecycle", "UsersFilter", "offer"]
 
 
 class Lifecycle(Protocol):
     """What ``offer`` asks of the engine."""
 
     explain: bool
+    observe: Observer
+    clock: Clock
 
     def deliver(self, run: Run, event: dict[str, Any], name: str) -> None:
         """Hand an event to a live execution."""
@@ -44,21 +48,35 @@ class Lifecycle(Protocol):
         """A start condition was false (only called when ``explain`` is set)."""
 
 
-class _Listeners:
-    """The flows listening to one event name: for any user, and per user (both merged)."""
+class UsersFilter:
+    """Stands, among the listeners of an event without ``loginName``, for a flow whose
+    ``users:`` filter cannot pass it: ``offer`` reports the drop."""
 
-    __slots__ = ("by_user", "everyone")
+    __slots__ = ("flow",)
+
+    def __init__(self, runtime: FlowRuntime) -> None:
+        self.flow = runtime.flow
+
+
+class _Listeners:
+    """The flows listening to one event name: for any user, per user (both merged), and
+    for an event naming no user (``anonymous``: everyone's, and the filtered ones' drops)."""
+
+    __slots__ = ("anonymous", "by_user", "everyone")
 
     def __init__(self) -> None:
         self.everyone: list[FlowRuntime] = []
         self.by_user: dict[str, list[FlowRuntime]] = {}
+        self.anonymous: list[FlowRuntime | UsersFilter] = []
 
     def add(self, runtime: FlowRuntime, users: frozenset[str] | None) -> None:
         if users is None:
             self.everyone.append(runtime)
+            self.anonymous.append(runtime)
             for runtimes in self.by_user.values():
                 runtimes.append(runtime)
             return
+        self.anonymous.append(UsersFilter(runtime))
         for user in users:
             self.by_user.setdefault(user, list(self.everyone)).append(runtime)
 
@@ -72,14 +90,15 @@ class Index:
             for name in runtime.flow.events():
                 self._by_name.setdefault(name, _Listeners()).add(runtime, runtime.flow.users)
 
-    def listeners(self, name: Any, login: Any) -> list[FlowRuntime]:
-        """The flows an event named ``name`` for the user ``login`` concerns."""
+    def listeners(self, name: Any, login: Any) -> list[Any]:
+        """The flows an event named ``name`` for the user ``login`` concerns (for an event
+        without a user, a ``UsersFilter`` stands for each flow its ``users:`` keeps out)."""
         listeners = self._by_name.get(name)
         if listeners is None:
             return []
         if isinstance(login, str):
             return listeners.by_user.get(login, listeners.everyone)
-        return listeners.everyone
+        return listeners.anonymous
 
     def names(self) -> set[str]:
         """Every event name some flow listens to."""
@@ -87,8 +106,16 @@ class Index:
 
 
 def offer(engine: Lifecycle, runtime: FlowRuntime, event: dict[str, Any], name: str) -> None:
-    """Hand ``event`` to the flow: its key's live executions, then its start handlers."""
+    """Hand ``event`` to the flow: its key's live executions, then its start handlers.
+
+    An event some live execution of the key received is not offered to the start handlers
+    of a ``single`` flow: an event that ends an execution does not start the next one.
+    """
     flow = runtime.flow
+    if runtime.__class__ is UsersFilter:
+        users = ", ".join(sorted(flow.users or ()))
+        _drop(engine, flow.name, event, f"it names no user (loginName) and users: admits {users}")
+        return
     context = {
         "event": event,
         "key": None,
@@ -99,15 +126,27 @@ def offer(engine: Lifecycle, runtime: FlowRuntime, event: dict[str, Any], name: 
     try:
         key = flow.key.evaluate(context)
         current = runtime.live.get(key)
-    except (EvaluationError, TypeError):  # TypeError: a key that cannot be hashed
+    except EvaluationError as exc:
+        _drop(engine, flow.name, event, f"its key failed: {exc}")
+        return
+    except TypeError:
+        _drop(engine, flow.name, event, f"its key {flow.key.source} is not a single value")
         return
     if key is None:
+        _drop(engine, flow.name, event, f"its key {flow.key.source} is null for this event")
         return
     if current is not None:  # a tuple: runs ending as they handle the event do not change it
         for run in current:
             engine.deliver(run, event, name)
     starts = runtime.starts.get(name)
     if not starts:
+        return
+    if current is not None and flow.mode == "single":
+        if key in runtime.live:
+            runtime.skipped += 1
+            if name not in runtime.handled_anywhere:  # not one its live execution takes
+                reason = f"an execution for {key} is running (mode: single)"
+                _drop(engine, flow.name, event, reason)
         return
     context["key"] = key
     for index, handler in starts:
@@ -125,3 +164,7 @@ def offer(engine: Lifecycle, runtime: FlowRuntime, event: dict[str, Any], name: 
             return
         if engine.explain:
             engine.missed(flow.name, name, key, when.source, value)
+
+
+def _drop(engine: Lifecycle, flow: str, event: dict[str, Any], reason: str) -> None:
+    engine.observe.dropped(engine.clock.time(), flow, event, reason)

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .actions import ActionContext, check_type, describe_type
+from .actions import FOR_EACH, MAX_FOR_EACH, ActionContext, check_type, describe_type
 from .expressions import Dynamic, EvaluationError, render, truthy
 from .gateway import ActionError, Gateway, error_details
 from .model import Flow, Step
 from .observer import Observer
 from .state import Execution
-from .timers import Clock
+from .timers import Clock, VirtualClock
 
 __all__ = ["StepRunner"]
 
@@ -51,6 +51,33 @@ class StepRunner:
             if not passed:
                 observe.skipped(self.clock.time(), execution, step.name, "guard is false")
                 return "skipped"
+        if step.name == FOR_EACH:
+            return await self._for_each(flow, execution, step, context)
+        attempts = step.retry.attempts if step.retry else 1
+        for attempt in range(1, attempts + 1):
+            outcome, error = await self._attempt(flow, execution, step, context)
+            if error is None or step.retry is None or attempt == attempts:
+                return outcome
+            if not step.retry.covers(error):
+                return outcome
+            delay = step.retry.delay
+            text = f"{step.name} failed ({error['message']}): attempt {attempt + 1} of "
+            observe.note(self.clock.time(), execution, f"{text}{attempts} in {delay:g}s")
+            await self._wait(delay)
+        return "ok"  # not reached: the last attempt returns
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait between two attempts; on a virtual clock the time passes at once."""
+        if isinstance(self.clock, VirtualClock):
+            self.clock.now += seconds
+        else:
+            await asyncio.sleep(seconds)
+
+    async def _attempt(
+        self, flow: Flow, execution: Execution, step: Step, context: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Run the action once: the outcome, and the error when it failed."""
+        observe = self.observe
         started = time.perf_counter()
         args: dict[str, Any] = {}
         try:
@@ -74,11 +101,39 @@ class StepRunner:
             error = {"message": str(exc) or type(exc).__name__, **details}
             ms = (time.perf_counter() - started) * 1000
             observe.action(self.clock.time(), execution, step.name, args, False, error, ms)
-            return step.on_error
+            return step.on_error, error
         ms = (time.perf_counter() - started) * 1000
         observe.action(self.clock.time(), execution, step.name, args, True, result, ms)
         if step.result_var:
             execution.set_vars({step.result_var: result}, flow.vars)
+        return "ok", None
+
+    async def _for_each(
+        self, flow: Flow, execution: Execution, step: Step, context: dict[str, Any]
+    ) -> str:
+        """Run ``do`` for each item (its name set in the context); a failing inner action
+        that stops stops the loop and the execution's actions."""
+        args: dict[str, Any] = {"as": step.args["as"]}
+        try:
+            items = render(step.args["items"], context)
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                raise ActionError(f"for_each: items must be a list, got {items!r}")
+            if len(items) > MAX_FOR_EACH:
+                raise ActionError(f"for_each: {len(items)} items, over the limit of {MAX_FOR_EACH}")
+        except (EvaluationError, ActionError) as exc:
+            error = {"message": str(exc)}
+            self.observe.action(self.clock.time(), execution, step.name, args, False, error, 0.0)
+            return step.on_error
+        args["items"] = len(items)
+        self.observe.action(self.clock.time(), execution, step.name, args, True, None, 0.0)
+        for item in items:
+            inner = {**context, step.args["as"]: item}
+            for sub in step.args["do"]:
+                outcome = await self.run(flow, execution, sub, inner)
+                if outcome == "stop":
+                    return "stop"
         return "ok"
 
     async def _guard(

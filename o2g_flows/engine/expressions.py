@@ -12,6 +12,7 @@ import difflib
 import json
 import operator
 import re
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,12 +31,18 @@ __all__ = [
     "Expression",
     "ExpressionError",
     "compile_value",
+    "expression",
     "format_value",
     "render",
     "truthy",
 ]
 
 CONTEXT_NAMES = frozenset({"event", "key", "state", "vars", "now"})
+#: Limits on one expression, each named in its error: length, brackets (and ``!``) nested,
+#: levels of its syntax tree (``a || b || c ...`` adds one per operator).
+MAX_EXPRESSION_CHARS = 4000
+MAX_EXPRESSION_NESTING = 32
+MAX_EXPRESSION_LEVELS = 64
 GUARD_NAMES = CONTEXT_NAMES | {"call", "agent"}
 
 
@@ -64,22 +71,28 @@ def truthy(value: Any) -> bool:
 class Expression:
     """A compiled JMESPath expression; ``names`` are the context names it reads."""
 
-    __slots__ = ("_run", "names", "parsed", "source")
+    __slots__ = ("_run", "names", "parsed", "source", "vars_read")
 
     def __init__(
         self, source: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES
     ) -> None:
         if not isinstance(source, str) or not source.strip():
             raise ExpressionError("empty expression", 0)
+        _check_size(source)
         try:
             compiled = jmespath.compile(source)
         except _jp_errors.ParseError as exc:
             raise ExpressionError(_parse_message(exc), exc.lex_position) from None
         except _jp_errors.JMESPathError as exc:
             raise ExpressionError(str(exc), 0) from None
+        except RecursionError:
+            raise ExpressionError(_NESTING, 0) from None
+        _check_levels(compiled.parsed)
         self.source = source
         self.parsed = compiled.parsed
-        self.names = frozenset(_check(self.parsed, source, table, roots))
+        variables: set[str] = set()
+        self.names = frozenset(_check(self.parsed, source, table, roots, variables))
+        self.vars_read = frozenset(variables)
         self._run = _closure(self.parsed, table)
 
     def evaluate(self, context: Any) -> Any:
@@ -97,13 +110,82 @@ class Expression:
         return f"Expression({self.source!r})"
 
 
+_NESTING = (
+    f"the expression nests brackets (or repeats !) deeper than {MAX_EXPRESSION_NESTING} "
+    "levels (max_expression_nesting)"
+)
+
+
+def _check_size(source: str) -> None:
+    """Refuse, before parsing, what JMESPath's recursive parser would choke on."""
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"the expression is {len(source):,} characters, over the limit of "
+            f"{MAX_EXPRESSION_CHARS:,} (max_expression_chars); compute parts with set:",
+            0,
+        )
+    depth = negations = 0
+    quote = ""
+    for offset, char in enumerate(source):
+        if quote:
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        negations = negations + 1 if char == "!" else negations if char == " " else 0
+        if depth > MAX_EXPRESSION_NESTING or negations > MAX_EXPRESSION_NESTING:
+            raise ExpressionError(_NESTING, offset)
+
+
+def _check_levels(tree: dict[str, Any]) -> None:
+    """Refuse a syntax tree deeper than the limit (walked without recursion)."""
+    pending = [(tree, 1)]
+    while pending:
+        node, level = pending.pop()
+        if level > MAX_EXPRESSION_LEVELS:
+            raise ExpressionError(
+                f"the expression has more than {MAX_EXPRESSION_LEVELS} levels "
+                "(max_expression_levels); split it with set: or several conditions",
+                0,
+            )
+        pending.extend(
+            (child, level + 1) for child in node.get("children", ()) if isinstance(child, dict)
+        )
+
+
+#: Compiled expressions by function table, then by (source, roots): a flow repeats the same
+#: ones (``${event.callRef}``, ``${key}``...), and an ``Expression`` never changes.
+_COMPILED: weakref.WeakKeyDictionary[FunctionTable, dict[tuple[str, frozenset[str]], Expression]]
+_COMPILED = weakref.WeakKeyDictionary()
+_MAX_COMPILED = 100_000
+
+
+def expression(
+    source: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES
+) -> Expression:
+    """``Expression(source, table, roots)``, compiled once per table (errors raise each time)."""
+    compiled = _COMPILED.get(table)
+    if compiled is None:
+        compiled = _COMPILED[table] = {}
+    found = compiled.get((source, roots))
+    if found is None:
+        if len(compiled) >= _MAX_COMPILED:
+            compiled.clear()
+        found = compiled[(source, roots)] = Expression(source, table, roots)
+    return found
+
+
 def _parse_message(exc: _jp_errors.ParseError) -> str:
     token = exc.token_value
-    if isinstance(exc, _jp_errors.IncompleteExpressionError):
+    if isinstance(exc, _jp_errors.IncompleteExpressionError) or exc.token_type == "eof":
         return "incomplete expression"
     if isinstance(exc, _jp_errors.LexerError):
         return f"bad token {token!r}" if token else "bad token"
-    return f"unexpected {token!r}" if token not in (None, "") else "syntax error"
+    return f"unexpected {token!r}" if token not in (None, "") else "incomplete expression"
 
 
 # -- closures -------------------------------------------------------------------------------------
@@ -287,11 +369,16 @@ _CHAINS = {
 
 
 def _check(
-    node: dict[str, Any], source: str, table: FunctionTable, roots: frozenset[str]
+    node: dict[str, Any],
+    source: str,
+    table: FunctionTable,
+    roots: frozenset[str],
+    variables: set[str],
 ) -> set[str]:
-    """The context names ``node`` reads; raises ``ExpressionError`` at the first problem."""
+    """The context names ``node`` reads (and in ``variables`` the ``vars.NAME`` it reads);
+    raises ``ExpressionError`` at the first problem."""
     names: set[str] = set()
-    _walk(node, True, source, table, roots, names)
+    _walk(node, True, source, table, roots, names, variables)
     return names
 
 
@@ -302,11 +389,25 @@ def _walk(
     table: FunctionTable,
     roots: frozenset[str],
     names: set[str],
+    variables: set[str],
 ) -> None:
     if not isinstance(node, dict):
         return
     kind = node["type"]
     children = node.get("children", [])
+    if kind in ("subexpression", "index_expression") and children[0]["type"] == "not_expression":
+        negated = _find_word(source, "!")
+        raise ExpressionError(
+            "! applies to what follows it up to the first '.' or '[' (!event.busy is "
+            "(!event).busy, always null): write !(event.busy)",
+            negated,
+        )
+    if kind == "subexpression" and at_root and len(children) >= 2:
+        head, field = children[0], children[1]
+        while field["type"] in ("index_expression", "projection", "subexpression"):
+            field = field["children"][0]
+        if head.get("value") == "vars" and head["type"] == field["type"] == "field":
+            variables.add(field["value"])
     if kind == "field":
         if at_root:
             _check_root(node["value"], source, roots)
@@ -317,20 +418,29 @@ def _walk(
     if kind in _CHAINS:
         # the first child reads the input, the rest read what it produced
         for i, child in enumerate(children):
-            _walk(child, at_root and i == 0, source, table, roots, names)
+            _walk(child, at_root and i == 0, source, table, roots, names, variables)
         return
     if kind == "expref":
         for child in children:
-            _walk(child, False, source, table, roots, names)
+            _walk(child, False, source, table, roots, names, variables)
         return
     for child in children:
-        _walk(child, at_root and kind in _SAME_INPUT, source, table, roots, names)
+        _walk(child, at_root and kind in _SAME_INPUT, source, table, roots, names, variables)
+
+
+_VALUES = {"null": "`null`", "true": "`true`", "false": "`false`"}
 
 
 def _check_root(name: str, source: str, roots: frozenset[str]) -> None:
     if name in roots:
         return
     offset = _find_word(source, name)
+    if name in _VALUES:
+        raise ExpressionError(
+            f"{name} without backquotes is a field name in JMESPath: write {_VALUES[name]} "
+            f"for the value, or '{name}' for the text",
+            offset,
+        )
     hint = difflib.get_close_matches(name, sorted(roots), n=1)
     suggestion = f"did you mean {hint[0] if hint else 'event.' + name}?"
     known = ", ".join(sorted(roots))
@@ -475,15 +585,22 @@ def format_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def compile_text(text: str, table: FunctionTable, roots: frozenset[str] = CONTEXT_NAMES) -> Any:
+def compile_text(
+    text: str,
+    table: FunctionTable,
+    roots: frozenset[str] = CONTEXT_NAMES,
+    report: Callable[[ExpressionError], None] | None = None,
+) -> Any:
     """A string as a template: itself if it holds no ``${``, else a ``Dynamic``.
 
-    Raises ``ExpressionError`` with the offset in ``text`` of the faulty part.
+    Each malformed part is an ``ExpressionError`` with its offset in ``text``: without
+    ``report`` the first is raised; with it, every one is reported and the text is kept.
     """
     if "${" not in text:
         return text
     parts: list[str | Expression] = []
     literal: list[str] = []
+    failed = False
     i = 0
     while i < len(text):
         if text.startswith("$${", i):
@@ -495,18 +612,29 @@ def compile_text(text: str, table: FunctionTable, roots: frozenset[str] = CONTEX
             i += 1
             continue
         end = _closing_brace(text, i + 2)
-        if end < 0:
-            raise ExpressionError("unclosed ${ (missing })", i)
-        inner = text[i + 2 : end]
         try:
-            expression = Expression(inner, table, roots)
+            if end < 0:
+                raise ExpressionError("unclosed ${ (missing })", i)
+            try:
+                compiled = expression(text[i + 2 : end], table, roots)
+            except ExpressionError as exc:
+                raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
         except ExpressionError as exc:
-            raise ExpressionError(exc.message, i + 2 + (exc.offset or 0)) from None
+            if report is None:
+                raise
+            report(exc)
+            failed = True
+            if end < 0:
+                break
+            i = end + 1
+            continue
         if literal:
             parts.append("".join(literal))
             literal = []
-        parts.append(expression)
+        parts.append(compiled)
         i = end + 1
+    if failed:
+        return text
     if literal:
         parts.append("".join(literal))
     if len(parts) == 1 and isinstance(parts[0], Expression):
@@ -550,18 +678,13 @@ def compile_value(
 ) -> Any:
     """A YAML value with every ``${...}`` compiled; plain parts stay plain.
 
-    ``on_error(path, error)`` is called for each malformed template (``path`` leads from
-    ``value`` to the faulty string) and the string is kept as it is; without it the first
-    ``ExpressionError`` is raised.
+    ``on_error(path, error)`` is called for each malformed part of a template (``path``
+    leads from ``value`` to the faulty string) and the string is kept as it is; without it
+    the first ``ExpressionError`` is raised.
     """
     if isinstance(value, str):
-        try:
-            return compile_text(value, table, roots)
-        except ExpressionError as exc:
-            if on_error is None:
-                raise
-            on_error(path, exc)
-            return value
+        report = None if on_error is None else lambda exc: on_error(path, exc)
+        return compile_text(value, table, roots, report)
     if isinstance(value, dict):
         items = {
             key: compile_value(item, table, roots, on_error, (*path, key))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -296,8 +296,83 @@ def _upper(text: str | None) -> str | None:
     return None if text is None else text.upper()
 
 
+# -- arithmetic and time arithmetic ---------------------------------------------------------------
+
+
+def _add(*numbers: float) -> float:
+    return sum(numbers)
+
+
+def _sub(a: float, b: float) -> float:
+    return a - b
+
+
+def _mul(*numbers: float) -> float:
+    product: float = 1
+    for number in numbers:
+        product *= number
+    return product
+
+
+def _div(a: float, b: float) -> float:
+    if b == 0:
+        raise ValueError("div(): division by zero")
+    quotient = a / b
+    return int(quotient) if quotient.is_integer() and isinstance(a, int) else quotient
+
+
+def _mod(a: float, b: float) -> float:
+    if b == 0:
+        raise ValueError("mod(): division by zero")
+    return a % b
+
+
+def _round(number: float, *digits: float) -> float:
+    places = int(digits[0]) if digits else 0
+    return round(number, places) if places else round(number)
+
+
+def _epoch(moment: Any) -> float | None:
+    """Seconds since 1970 of ``now``, ISO text (a zone, or UTC) or a number of seconds."""
+    if moment is None:
+        return None
+    if isinstance(moment, int | float) and not isinstance(moment, bool):
+        return moment
+    if isinstance(moment, dict):
+        return moment.get("epoch")
+    try:
+        parsed = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{moment!r} is not an ISO date and time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _seconds_between(start: Any, end: Any) -> float | None:
+    first, last = _epoch(start), _epoch(end)
+    return None if first is None or last is None else last - first
+
+
+def _add_seconds(moment: Any, seconds: float) -> str | None:
+    """ISO text ``seconds`` after ``moment`` (in the zone of ``now`` or of the text)."""
+    if moment is None:
+        return None
+    zone = UTC
+    if isinstance(moment, dict):
+        zone = datetime.fromisoformat(moment["iso"]).tzinfo or UTC
+    elif isinstance(moment, str):
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        zone = parsed.tzinfo or UTC
+    epoch = _epoch(moment)
+    assert epoch is not None
+    return datetime.fromtimestamp(epoch + seconds, zone).isoformat()
+
+
 _STR_OR_NULL = ("string", "null")
 _TIME = ("object", "string", "null")
+_NUMBER = ("number",)
+_MOMENT = ("object", "string", "number", "null")
 
 BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -347,5 +422,26 @@ BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = (
         doc="remote_number(event): the other party's phone number in a call event",
     ),
     FunctionSpec("lower", _lower, (_STR_OR_NULL,), doc="lower(text)"),
+    FunctionSpec("add", _add, (_NUMBER, _NUMBER), variadic=True, doc="add(a, b, ...): a + b"),
+    FunctionSpec("sub", _sub, (_NUMBER, _NUMBER), doc="sub(a, b): a - b"),
+    FunctionSpec("mul", _mul, (_NUMBER, _NUMBER), variadic=True, doc="mul(a, b, ...): a * b"),
+    FunctionSpec("div", _div, (_NUMBER, _NUMBER), doc="div(a, b): a / b (error when b is 0)"),
+    FunctionSpec("mod", _mod, (_NUMBER, _NUMBER), doc="mod(a, b): the remainder of a / b"),
+    FunctionSpec("round", _round, (_NUMBER, _NUMBER), variadic=True, doc="round(x[, digits])"),
+    FunctionSpec(
+        "epoch", _epoch, (_MOMENT,), doc="epoch(time): seconds since 1970 of now or ISO text"
+    ),
+    FunctionSpec(
+        "seconds_between",
+        _seconds_between,
+        (_MOMENT, _MOMENT),
+        doc="seconds_between(start, end): end - start in seconds (now, ISO text, epoch)",
+    ),
+    FunctionSpec(
+        "add_seconds",
+        _add_seconds,
+        (_MOMENT, _NUMBER),
+        doc="add_seconds(time, n): ISO text n seconds later (n < 0: earlier)",
+    ),
     FunctionSpec("upper", _upper, (_STR_OR_NULL,), doc="upper(text)"),
 )

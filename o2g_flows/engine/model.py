@@ -39,6 +39,23 @@ RELOAD_POLICIES = ("keep", "restart", "cancel")
 SCHEDULE_EVENT = "OnSchedule"
 
 
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """``retry:`` of an action: how many attempts in all, the delay between two, and the
+    errors worth another attempt (text found in the error; empty: any error)."""
+
+    attempts: int
+    delay: float
+    on: tuple[str, ...] = ()
+
+    def covers(self, error: dict[str, Any]) -> bool:
+        """Whether a failure (the action's error fields) is one to try again."""
+        if not self.on:
+            return True
+        text = " ".join(str(value) for value in error.values())
+        return any(part in text for part in self.on)
+
+
 @dataclass(slots=True)
 class Step:
     """One action of a list: the action, its compiled arguments and how it may fail."""
@@ -50,6 +67,7 @@ class Step:
     on_error: str = "stop"  # "continue" | "stop" | "goto"
     error_goto: str | None = None
     result_var: str | None = None
+    retry: Retry | None = None
 
     @property
     def name(self) -> str:

@@ -67,6 +67,10 @@ class Observer:
     def flow_note(self, at: float, flow: str, text: str) -> None:
         """Something about a flow rather than one execution (reloads, missed schedules)."""
 
+    def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
+        """An event the flow listens to did nothing there, and ``reason`` says why (no key,
+        its ``users:`` filter, an execution already running for the key...)."""
+
 
 _HOOKS = tuple(
     name for name, value in vars(Observer).items() if callable(value) and not name.startswith("_")
@@ -177,6 +181,9 @@ class LogObserver(Observer):
 
     def ended(self, at: float, execution: Execution, outcome: str) -> None:
         self._line(logging.INFO, execution, f"{outcome} in {execution.state}")
+
+    def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
+        self.log.debug("%s: %s dropped: %s", flow, event.get("eventName"), reason)
 
     def flow_note(self, at: float, flow: str, text: str) -> None:
         self.log.info("%s: %s", flow, text, extra={"flow": flow})

@@ -40,11 +40,16 @@ class Registry:
 
     @classmethod
     def builtin(cls) -> Registry:
-        """The built-in actions and functions only."""
-        return cls(
+        """The built-in actions, functions and event sources (the webhook)."""
+        from .webhook import WEBHOOK_EVENT, webhook_source
+
+        registry = cls(
             actions={spec.name: spec for spec in BUILTIN_ACTIONS},
             functions=FunctionTable(list(BUILTIN_FUNCTIONS)),
         )
+        registry.sources["webhook"] = webhook_source()
+        registry.events.add(WEBHOOK_EVENT)
+        return registry
 
     def add_action(self, spec: ActionSpec) -> None:
         """Register an action; a name already taken is a ``ValueError``."""

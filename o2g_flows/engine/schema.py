@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ..spec import event_names
-from .actions import ActionSpec, Param
+from .actions import FOR_EACH, ActionSpec, Param
 from .loader import (
     FLOW_KEYS,
     HANDLER_KEYS,
@@ -71,6 +71,8 @@ def _action(spec: ActionSpec) -> dict[str, Any]:
             "properties": {param.name: _param(param) for param in spec.params},
             "additionalProperties": False,
         }
+        if spec.name == FOR_EACH:
+            args["properties"]["do"] = _ref("actions")
         required = [p.name for p in spec.params if p.required and p.default is None]
         if required:
             args["required"] = required
@@ -147,6 +149,27 @@ def flow_schema(registry: Registry | None = None) -> dict[str, Any]:
             "type": "string",
             "pattern": r"^[A-Za-z_]\w*$",
             "description": "keep the action's result in vars.NAME",
+        },
+        "step_retry": {
+            "anyOf": [
+                {"type": "integer", "minimum": 2, "maximum": 10},
+                {
+                    "type": "object",
+                    "properties": {
+                        "attempts": {"type": "integer", "minimum": 2, "maximum": 10},
+                        "delay": duration,
+                        "on": {
+                            "anyOf": [
+                                {"type": "string"},
+                                {"type": "array", "items": {"type": "string"}},
+                            ]
+                        },
+                    },
+                    "additionalProperties": False,
+                },
+            ],
+            "description": "try a failed action again: attempts in all, the delay between "
+            "two, and the errors (text) worth it",
         },
         "action": {"anyOf": [{"enum": bare}, *(_action(spec) for spec in actions)]},
         "actions": {"anyOf": [{"type": "array", "items": _ref("action")}, _ref("action")]},

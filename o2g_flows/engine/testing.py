@@ -31,6 +31,7 @@ from .trace import TraceStore
 __all__ = [
     "DEFAULT_START",
     "ActionRecord",
+    "OfflineEngine",
     "Recorder",
     "ReplayReport",
     "TestResult",
@@ -71,6 +72,7 @@ class Recorder(Observer):
     def __init__(self) -> None:
         self.actions: list[tuple[float, Execution, str, dict[str, Any], bool]] = []
         self.misses: list[tuple[float, str, str, Any, str, Any]] = []
+        self.reasons: list[tuple[float, str]] = []  # drops and skipped actions, with why
 
     def action(
         self,
@@ -87,12 +89,103 @@ class Recorder(Observer):
     def missed(self, at: float, flow: str, event: str, key: Any, source: str, value: Any) -> None:
         self.misses.append((at, flow, event, key, source, value))
 
+    def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
+        self.reasons.append((at, f"{event.get('eventName')} dropped by {flow}: {reason}"))
+
+    def skipped(self, at: float, execution: Execution, name: str, reason: str) -> None:
+        self.reasons.append((at, f"{name} for {execution.key} not run: {reason}"))
+
     def records(self, start_at: float) -> list[ActionRecord]:
         """The actions, ``at`` counted from ``start_at``."""
         return [
             ActionRecord(t - start_at, execution.flow, execution.key, name, args, ok)
             for t, execution, name, args, ok in self.actions
         ]
+
+
+class OfflineEngine:
+    """An engine on a virtual clock whose actions are recorded, not sent.
+
+    The harness of ``tests:`` and replays, public for testing flows and plugins from Python::
+
+        run = OfflineEngine(load_text(TEXT).flows, timezone="UTC")
+        await run.send("OnCallCreated", callRef="c1", loginName="alice")
+        await run.advance(20)
+        assert run.names() == ["redirect"]
+
+    ``failures`` maps ``service.method`` (or an action name) to the error it should raise;
+    other keyword arguments go to ``Engine``.
+    """
+
+    def __init__(
+        self,
+        flows: Iterable[Flow],
+        registry: Registry | None = None,
+        *,
+        start: float | None = None,
+        failures: dict[str, str] | None = None,
+        observers: Iterable[Observer] = (),
+        **options: Any,
+    ) -> None:
+        self.start_at = _start_time(None, options.get("timezone")) if start is None else start
+        self.clock = VirtualClock(self.start_at)
+        self.timers = VirtualTimers(self.clock)
+        self.gateway = RecordingGateway(self.clock, failures or {})
+        self.recorder = Recorder()
+        self.engine = Engine(
+            flows,
+            self.gateway,
+            registry=registry,
+            clock=self.clock,
+            timers=self.timers,
+            observers=[self.recorder, *observers],
+            **options,
+        )
+
+    async def send(self, event_name: str, **fields: Any) -> None:
+        """Dispatch an event now and let the actions it causes run."""
+        await self.feed({"eventName": event_name, **fields})
+
+    async def feed(self, event: dict[str, Any], at: float | None = None) -> None:
+        """Move the clock to ``at`` (firing timers), then dispatch ``event`` and let the
+        actions it causes run; the recording gateway sees it first, to answer guards."""
+        if at is not None:
+            await self.run_until(at)
+        self.gateway.observe(event)
+        self.engine.dispatch(event)
+        await self.engine.idle()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the virtual clock by ``seconds``, firing the timers that come due."""
+        await self.run_until(self.clock.now + seconds)
+
+    async def run_until(self, until: float | None) -> None:
+        """Fire the timers due by the time ``until`` (all of them when None), in order."""
+        for _ in range(_MAX_TIMER_FIRINGS):
+            due = self.timers.next_due()
+            if due is None or (until is not None and due > until):
+                break
+            self.timers.fire_next()
+            await self.engine.idle()
+        if until is not None:
+            self.clock.now = max(self.clock.now, until)
+
+    @property
+    def actions(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(action, args)`` of every action run, in order."""
+        return [(name, args) for _, _, name, args, _ in self.recorder.actions]
+
+    def names(self) -> list[str]:
+        """The names of the actions run, in order."""
+        return [name for name, _ in self.actions]
+
+    def sent(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(client method, kwargs)`` the gateway would have sent."""
+        return [(record.method, record.kwargs) for record in self.gateway.records]
+
+    def records(self) -> list[ActionRecord]:
+        """The actions run, ``at`` counted from the start."""
+        return self.recorder.records(self.start_at)
 
 
 @dataclass
@@ -148,57 +241,30 @@ async def run_case(
     if case.vars:
         flow = dataclasses.replace(flow, vars={**flow.vars, **case.vars})
     start_at = _start_time(case.start, timezone)
-    clock = VirtualClock(start_at)
-    timers = VirtualTimers(clock)
     failures = {item["match"]: item["error"] for item in case.failures}
-    gateway = RecordingGateway(clock, failures)
-    recorder = Recorder()
-    engine = Engine(
+    run = OfflineEngine(
         [dataclasses.replace(flow, enabled=True)],
-        gateway,
-        registry=registry,
-        clock=clock,
-        timers=timers,
+        registry,
+        start=start_at,
+        failures=failures,
         traces=TraceStore(10_000, 10_000),
-        observers=[recorder],
         timezone=timezone,
         schedule_horizon=math.inf,
         explain=True,
     )
+    engine, recorder = run.engine, run.recorder
     await engine.start()
     for item in sorted(case.events, key=lambda e: e.at):
-        await _feed(engine, timers, start_at + item.at, item.event)
+        await run.feed(item.event, start_at + item.at)
     until = case.until
     if until is None and flow.schedules:  # schedules never run out: a day after the events
         until = max((item.at for item in case.events), default=0.0) + SCHEDULED_DAY
-    await _advance(engine, timers, None if until is None else start_at + until)
-    actions = recorder.records(start_at)
+    await run.run_until(None if until is None else start_at + until)
+    actions = run.records()
     effects = [record for record in actions if engine.registry.actions[record.action].effect]
     problems = _compare(case, effects, engine, recorder, start_at)
     await engine.stop()
     return TestResult(flow.name, case.name, case.location, not problems, problems, actions)
-
-
-async def _feed(engine: Engine, timers: VirtualTimers, at: float, event: dict[str, Any]) -> None:
-    """Move the virtual clock to ``at`` (firing timers), then dispatch ``event`` and let the
-    actions it causes run; the recording gateway sees it first, to answer guards."""
-    await _advance(engine, timers, at)
-    engine.gateway.observe(event)
-    engine.dispatch(event)
-    await engine.idle()
-
-
-async def _advance(engine: Engine, timers: VirtualTimers, until: float | None) -> None:
-    """Fire the timers due by ``until`` (all of them when None), in order."""
-    clock = timers.clock
-    for _ in range(_MAX_TIMER_FIRINGS):
-        due = timers.next_due()
-        if due is None or (until is not None and due > until):
-            break
-        timers.fire_next()
-        await engine.idle()
-    if until is not None:
-        clock.now = max(clock.now, until)
 
 
 def _compare(
@@ -278,11 +344,17 @@ def _check_states(expected: str | dict[str, str], engine: Engine) -> list[str]:
 
 
 def _why_not(recorder: Recorder, start_at: float) -> list[str]:
-    return [
-        f"at {_seconds(t - start_at)} {event} for {key}: start condition {source!r} "
-        f"was {format_value(value) or 'null'}"
+    """Why events did nothing: false start conditions, drops and skipped actions, in order."""
+    lines = [
+        (
+            t,
+            f"at {_seconds(t - start_at)} {event} for {key}: start condition {source!r} "
+            f"was {format_value(value) or 'null'}",
+        )
         for t, _, event, key, source, value in recorder.misses
     ]
+    lines += [(t, f"at {_seconds(t - start_at)} {text}") for t, text in recorder.reasons]
+    return [text for _, text in sorted(lines, key=lambda line: line[0])]
 
 
 def _start_time(text: str | None, timezone: str | None) -> float:
@@ -330,28 +402,18 @@ async def replay(
         entries.append((_time_of(item) if isinstance(item, dict) else None, event))
     times = [t for t, _ in entries if t is not None]
     start_at = min(times) if times else _start_time(None, timezone)
-    clock = VirtualClock(start_at)
-    timers = VirtualTimers(clock)
-    gateway = RecordingGateway(clock)
-    recorder = Recorder()
-    engine = Engine(
-        flows,
-        gateway,
-        registry=registry,
-        clock=clock,
-        timers=timers,
-        observers=[recorder],
-        timezone=timezone,
-        schedule_horizon=math.inf,
+    run = OfflineEngine(
+        flows, registry, start=start_at, timezone=timezone, schedule_horizon=math.inf
     )
-    await engine.start()
+    await run.engine.start()
     for at, event in entries:
-        await _feed(engine, timers, max(clock.now, at if at is not None else clock.now), event)
+        now = run.clock.now
+        await run.feed(event, max(now, at if at is not None else now))
         report.events += 1
-    scheduled = any(runtime.flow.schedules for runtime in engine.flows.values())
-    await _advance(engine, timers, clock.now if scheduled else None)  # schedules never end
-    report.actions = recorder.records(start_at)
-    await engine.stop()
+    scheduled = any(runtime.flow.schedules for runtime in run.engine.flows.values())
+    await run.run_until(run.clock.now if scheduled else None)  # schedules never end
+    report.actions = run.records()
+    await run.engine.stop()
     return report
 
 

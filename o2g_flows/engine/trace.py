@@ -12,13 +12,14 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .observer import Observer
 from .state import Execution
 
-__all__ = ["REDACTED_FIELDS", "Trace", "TraceStore", "format_trace", "redact"]
+__all__ = ["REDACTED_FIELDS", "Drop", "Trace", "TraceStore", "format_trace", "redact"]
 
 # Fields holding phone numbers of parties (O2G events, action arguments).
 REDACTED_FIELDS = frozenset(
@@ -170,15 +171,33 @@ def _describe(item: dict[str, Any]) -> str:
     return f"{kind:<10} {item['text']}"
 
 
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """An event a flow listened to and dropped, with the reason."""
+
+    at: float
+    flow: str
+    name: Any
+    event: dict[str, Any]
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{_clock(self.at)} {self.flow}: {self.name} dropped: {self.reason}"
+
+
 class TraceStore(Observer):
     """Traces of running executions, and the ``recent`` last finished ones and separately
     the ``failed`` last ones."""
 
-    def __init__(self, recent: int = 200, failed: int = 200, redact_numbers: bool = False) -> None:
+    def __init__(
+        self, recent: int = 200, failed: int = 200, redact_numbers: bool = False, drops: int = 200
+    ) -> None:
         self.redact_numbers = redact_numbers
         self._live: dict[int, Trace] = {}
         self._recent: deque[Trace] = deque(maxlen=recent)
         self._failed: deque[Trace] = deque(maxlen=failed)
+        self._drops: deque[Drop] = deque(maxlen=drops)
+        self.drop_count = 0
 
     def current(self, execution: Execution) -> Trace:
         """The trace of a running execution."""
@@ -187,6 +206,10 @@ class TraceStore(Observer):
     def running(self) -> list[Trace]:
         """The traces of the running executions."""
         return list(self._live.values())
+
+    def drops(self) -> list[Drop]:
+        """The last events a flow dropped, and why (oldest first; ``drop_count`` counts all)."""
+        return list(self._drops)
 
     def archive(self, trace: Trace) -> None:
         """Keep a finished trace (redacted first if the store redacts numbers)."""
@@ -197,6 +220,11 @@ class TraceStore(Observer):
             self._failed.append(trace)
 
     # -- the observer -------------------------------------------------------------------------
+
+    def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
+        self.drop_count += 1
+        kept = redact(event) if self.redact_numbers else event
+        self._drops.append(Drop(at, flow, event.get("eventName"), kept, reason))
 
     def started(self, at: float, execution: Execution, condition: tuple[str, Any] | None) -> None:
         trace = self._live[execution.id] = Trace(execution.flow, execution.key, execution.id, at)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -17,12 +18,11 @@ import httpx
 import pytest
 
 from o2g_flows.client import O2GClient
-from o2g_flows.engine import Engine, LiveGateway, RecordingGateway, live, load_text
+from o2g_flows.engine import Engine, LiveGateway, live, load_text
 from o2g_flows.engine.model import Flow
 from o2g_flows.engine.registry import Registry
 from o2g_flows.engine.store import PostgresStore, SqliteStore, Store
-from o2g_flows.engine.testing import Recorder
-from o2g_flows.engine.timers import VirtualClock, VirtualTimers
+from o2g_flows.engine.testing import OfflineEngine
 from o2g_flows.sim import Simulator
 
 #: Simulator timings short enough for tests.
@@ -34,6 +34,19 @@ FAST = {
     "channel_minute": 0.5,
 }
 START = 1_736_154_000.0  # 2025-01-06 09:00 UTC, a Monday
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """The CLI sets log levels and handlers: put them back after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    engine = logging.getLogger("o2g_flows.engine")
+    engine_level = engine.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    engine.setLevel(engine_level)
 
 
 @pytest.fixture
@@ -48,59 +61,14 @@ def flows() -> Callable[..., list[Flow]]:
     return load
 
 
-class Offline:
-    """An engine on a virtual clock whose actions are recorded, not sent."""
-
-    def __init__(self, flows: list[Flow], registry: Registry | None, **options: Any) -> None:
-        self.clock = VirtualClock(START)
-        self.timers = VirtualTimers(self.clock)
-        self.gateway = RecordingGateway(self.clock)
-        self.recorder = Recorder()
-        self.engine = Engine(
-            flows,
-            self.gateway,
-            registry=registry,
-            clock=self.clock,
-            timers=self.timers,
-            observers=[self.recorder],
-            timezone="UTC",
-            **options,
-        )
-
-    async def send(self, event_name: str, **fields: Any) -> None:
-        """Dispatch an event now and let the actions it causes run."""
-        event = {"eventName": event_name, **fields}
-        self.gateway.observe(event)
-        self.engine.dispatch(event)
-        await self.engine.idle()
-
-    async def advance(self, seconds: float) -> None:
-        """Move the virtual clock, firing the timers that come due."""
-        until = self.clock.now + seconds
-        while (due := self.timers.next_due()) is not None and due <= until:
-            self.timers.fire_next()
-            await self.engine.idle()
-        self.clock.now = until
-
-    @property
-    def actions(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(action, args)`` of every action run, in order."""
-        return [(name, args) for _, _, name, args, _ in self.recorder.actions]
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.actions]
-
-    def sent(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(client method, kwargs)`` the gateway would have sent."""
-        return [(record.method, record.kwargs) for record in self.gateway.records]
-
-
 @pytest.fixture
-def offline(flows: Callable[..., list[Flow]]) -> Callable[..., Offline]:
-    """``offline(text, registry=None, **engine_options)``: an ``Offline`` engine on the flows."""
+def offline(flows: Callable[..., list[Flow]]) -> Callable[..., OfflineEngine]:
+    """``offline(text, registry=None, **options)``: the public ``OfflineEngine`` on the flows."""
 
-    def make(text: str, registry: Registry | None = None, **options: Any) -> Offline:
-        return Offline(flows(text, registry), registry, **options)
+    def make(text: str, registry: Registry | None = None, **options: Any) -> OfflineEngine:
+        return OfflineEngine(
+            flows(text, registry), registry, start=START, timezone="UTC", **options
+        )
 
     return make
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -13,18 +12,6 @@ from o2g_flows.cli import main
 
 FLOWS = str(Path(__file__).parents[2] / "flows")
 PLUGINS = str(Path(__file__).parents[2] / "plugins")
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    engine = logging.getLogger("o2g_flows.engine")
-    engine_level = engine.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    engine.setLevel(engine_level)
 
 
 def test_validate_accepts_the_shipped_flows(capsys):

@@ -32,7 +32,8 @@ def test_a_valid_rule_loads_as_a_machine_with_one_step():
 
 def test_yaml_syntax_error_has_its_position():
     assert errors("flow: x\non: [OnCallCreated\n") == [
-        "f.yaml:3:1: while parsing a flow sequence expected ',' or ']', but got '<stream end>'"
+        "f.yaml:3:1: a list in [ ] is not closed (opened at line 2): add ']' (or a ',' "
+        "between items)"
     ]
 
 
@@ -95,7 +96,7 @@ do:
   - forward: {to: voicemail, when: later}
 """
     assert errors(text) == [
-        "f.yaml:4:5: redirect needs to:",
+        "f.yaml:4:5: redirect is missing its to: argument (destination number)",
         "f.yaml:4:16: redirect has no argument 'cal' (did you mean call?); it takes call, to, "
         "anonymous, user",
         "f.yaml:5:30: agent_withdraw: reason must be an integer",
@@ -233,7 +234,7 @@ bogus: 1
         "f.yaml:2:5: unknown event 'OnCallCreatd' (did you mean OnCallCreated?)",
         "f.yaml:3:18: bad expression: incomplete expression",
         "f.yaml:5:5: unknown action 'answr' (did you mean answer?)",
-        "f.yaml:6:5: redirect needs to:",
+        "f.yaml:6:5: redirect is missing its to: argument (destination number)",
         "f.yaml:7:1: unknown key 'bogus' in a flow",
     ]
 
@@ -245,7 +246,10 @@ def test_a_broken_flow_never_stops_the_others(tmp_path: Path):
     (tmp_path / "sub" / "also-good.yml").write_text(RULE.replace("greet", "greet2"))
     result = load_flows([tmp_path])
     assert sorted(flow.name for flow in result.flows) == ["greet", "greet2"]
-    assert [str(e) for e in result.errors] == [f"{tmp_path / 'bad.yaml'}:2:5: unknown event 'Nope'"]
+    assert [str(e) for e in result.errors] == [
+        f"{tmp_path / 'bad.yaml'}:2:5: unknown event 'Nope' "
+        "(if a plugin provides it, load its folder with --plugins DIR)"
+    ]
 
 
 def test_flow_names_are_unique_across_files(tmp_path: Path):
@@ -277,7 +281,7 @@ def test_plugin_actions_are_validated_like_built_in_ones():
     assert errors(ok, registry) == []
     bad = RULE.replace("answer: {}", "page: {urgent: maybe}")
     assert errors(bad, registry) == [
-        "f.yaml:4:5: page needs text:",
+        "f.yaml:4:5: page is missing its text: argument",
         "f.yaml:4:20: page: urgent must be true or false",
     ]
 

@@ -160,7 +160,7 @@ async def test_after_timers_fire_and_are_cancelled_when_the_state_is_left(offlin
 
 
 async def test_a_timer_delay_that_cannot_be_computed_is_traced(offline):
-    run = offline(TIMER.replace("vars.ring", "vars.nothing"))
+    run = offline(TIMER.replace("vars.ring", "event.nothing"))
     await run.send("OnCallCreated", callRef="c1")
     (execution,) = run.engine.executions()
     trace = run.engine.traces.current(execution)
