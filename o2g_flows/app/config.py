@@ -16,6 +16,7 @@ flows: [/etc/o2g-flows/flows]
 plugins: [/etc/o2g-flows/plugins]
 state: /var/lib/o2g-flows/state.sqlite   # or postgresql://... shared by several instances
 status: {listen: "127.0.0.1:8181", token_file: /etc/o2g-flows/status-token}
+webhook: {listen: "127.0.0.1:8765"}   # POST /hooks/NAME, for flows on OnWebhook
 logging: {level: info, format: json}
 ```
 """
@@ -32,11 +33,13 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from .._yaml import Location, SourceError, key_location, load_yaml, location_of
+from ..engine import webhook
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "Settings", "load_settings"]
 
 #: The file read when no ``--config`` is given, if it exists in the working folder.
 DEFAULT_CONFIG = "o2g-flows.yaml"
+_WEBHOOK = f"{webhook.DEFAULT_HOST}:{webhook.DEFAULT_PORT}"
 
 
 class ConfigError(Exception):
@@ -78,6 +81,9 @@ _OPTIONS = (
     _Option("status", ("status", "listen"), "O2G_STATUS", str),
     _Option("status_token", ("status", "token"), "O2G_STATUS_TOKEN", str, secret=True),
     _Option("status_token_file", ("status", "token_file"), "O2G_STATUS_TOKEN_FILE", str),
+    _Option("webhook", ("webhook", "listen"), "O2G_WEBHOOK", str, _WEBHOOK),
+    _Option("webhook_token", ("webhook", "token"), "O2G_FLOWS_WEBHOOK_TOKEN", str, secret=True),
+    _Option("webhook_token_file", ("webhook", "token_file"), "O2G_WEBHOOK_TOKEN_FILE", str),
     _Option(
         "log_level",
         ("logging", "level"),
@@ -114,6 +120,9 @@ class Settings:
     status: str | None = None
     status_token: str | None = None
     status_token_file: str | None = None
+    webhook: str = _WEBHOOK
+    webhook_token: str | None = None
+    webhook_token_file: str | None = None
     log_level: str = "info"
     log_format: str = "text"
     origin: dict[str, str] = field(default_factory=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -114,7 +113,6 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--webhook",
         metavar="HOST:PORT",
-        default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
         help="where POST /hooks/NAME is received when a flow listens to OnWebhook (default "
         f"{DEFAULT_HOST}:{DEFAULT_PORT}; elsewhere than loopback needs "
         "$O2G_FLOWS_WEBHOOK_TOKEN)",
@@ -158,6 +156,7 @@ _SETTING_FLAGS = (
     "reload",
     "timezone",
     "status",
+    "webhook",
 )
 
 
@@ -245,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, flags)
         password = settings.secret("password")
         status_token = settings.secret("status_token")
+        webhook_token = settings.secret("webhook_token")
     except ConfigError as exc:
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
@@ -267,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     if any(WEBHOOK_EVENT in flow.events() for flow in result.flows):
         try:  # bound now: a port in use stops here, in one line, not a deaf engine later
             host, _, port = args.webhook.rpartition(":")
-            server = WebhookServer(host, int(port), os.environ.get("O2G_FLOWS_WEBHOOK_TOKEN", ""))
+            server = WebhookServer(host, int(port), webhook_token or "")
             registry.sources["webhook"] = webhook_source(server.bind())
         except (OSError, ValueError) as exc:
             log.error("%s", exc)
