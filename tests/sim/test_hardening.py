@@ -146,7 +146,7 @@ async def test_control_token_guards_the_control_api() -> None:
         ("::1", True),
         ("localhost", True),
         ("0.0.0.0", False),
-        ("10.1.2.3", False),
+        ("192.0.2.7", False),  # TEST-NET-1, documentation only
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
