@@ -7,10 +7,10 @@ import importlib
 import sys
 from importlib import metadata
 
-from .engine.console import setup_console
+from .app.console import setup_console
 
 _COMMAND_MODULES = (
-    "o2g_flows.engine.cli",
+    "o2g_flows.app.flow_commands",
     "o2g_flows.app.cli",
     "o2g_flows.sim.cli",
     "o2g_flows.client.cli",

@@ -1,11 +1,30 @@
-"""The o2g-flows application around the engine: a status server and page, metrics.
+"""The o2g-flows application around the engine: the command line, configuration, the runner,
+the console, the status server and page, metrics, the demo traffic generator.
 
     from o2g_flows.app import Metrics, StatusBoard, serve, status_app
 
-The engine (``o2g_flows.engine``) is a library; what an operator looks at lives here.
+The engine (``o2g_flows.engine``) is a library; what an operator runs and looks at lives
+here. The names above are imported on first use, so a command that needs no HTTP server
+does not pay for importing one.
 """
 
-from .metrics import Metrics
-from .status import StatusBoard, serve, status_app
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["Metrics", "StatusBoard", "serve", "status_app"]
+
+_HOMES = {
+    "Metrics": ".metrics",
+    "StatusBoard": ".status",
+    "serve": ".status",
+    "status_app": ".status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

@@ -12,21 +12,15 @@ virtual clock with actions recorded instead of sent. The language is described i
 ``docs/flows.md``.
 """
 
+from typing import Any
+
 from .gateway import ActionError, Gateway, LiveGateway, RecordingGateway
 from .loader import LoadResult, load_flows, load_text
 from .model import Flow
 from .observer import LogObserver, Observer
 from .runtime import Engine, Update
 from .state import Execution
-from .store import (
-    FencingError,
-    MemoryStore,
-    PostgresStore,
-    SqliteStore,
-    Store,
-    StoreError,
-    open_store,
-)
+from .store import FencingError, MemoryStore, SqliteStore, Store, StoreError, open_store
 from .testing import Recorder, ReplayReport, TestResult, replay, run_case, run_tests
 from .trace import Trace, TraceStore
 
@@ -60,3 +54,12 @@ __all__ = [
     "run_case",
     "run_tests",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``PostgresStore`` imports psycopg: only for those who use it
+    if name == "PostgresStore":
+        from .store.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -104,6 +104,9 @@ class Index:
         """Every event name some flow listens to."""
         return set(self._by_name)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
 
 def offer(engine: Lifecycle, runtime: FlowRuntime, event: dict[str, Any], name: str) -> None:
     """Hand ``event`` to the flow: its key's live executions, then its start handlers.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from os import PathLike
 from typing import Any
 
@@ -21,7 +21,6 @@ import orjson
 
 from ..client import GAP_EVENT, PACKAGES, O2GClient, O2GError
 from ..client.events import Subscription, build_filter
-from .console import describe_event
 from .gateway import ActionError
 from .runtime import Engine
 from .store import Restored
@@ -75,13 +74,13 @@ class LiveRun:
         *,
         record: str | PathLike[str] | None = None,
         sources: Iterable[Any] = (),
-        echo: bool = False,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
         self.record = record
         self.sources = list(sources)
-        self.echo = echo
+        self.on_event = on_event
         self.subscription: Subscription | None = None
         self._admin = bool(client.session.get("admin"))
         self._wanted = subscription_for(engine, self._admin)
@@ -144,8 +143,8 @@ class LiveRun:
             if event.get("eventName") == GAP_EVENT:
                 await _resynchronise(engine, event)
                 continue
-            if self.echo and event.get("eventName") in engine.event_names():
-                log.info("event    %s", describe_event(event))
+            if self.on_event is not None:
+                self.on_event(event)
             engine.dispatch(event)
 
     async def follow_flows(self) -> None:
@@ -177,15 +176,15 @@ async def run(
     record: str | PathLike[str] | None = None,
     sources: Iterable[Any] = (),
     ready: asyncio.Event | None = None,
-    echo: bool = False,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """``LiveRun(engine, client, ...).run(ready)``: subscribe and dispatch until cancelled.
 
     ``record`` keeps the raw events as JSON lines (the format ``o2g-flows test --replay``
     reads); ``sources`` are plugin ``EventSource`` objects to run; ``ready`` is set once
-    the subscription is active; with ``echo`` each event flows listen to is logged.
+    the subscription is active; ``on_event`` sees each O2G event before it is dispatched.
     """
-    await LiveRun(engine, client, record=record, sources=sources, echo=echo).run(ready)
+    await LiveRun(engine, client, record=record, sources=sources, on_event=on_event).run(ready)
 
 
 async def _resynchronise(engine: Engine, gap: dict[str, Any], named_users: bool = False) -> None:

@@ -282,6 +282,10 @@ class Engine:
         """Every event name some loaded flow listens to."""
         return self._index.names()
 
+    def listens_to(self, name: str) -> bool:
+        """Whether some loaded flow listens to events named ``name``."""
+        return name in self._index
+
     def users(self) -> set[str] | None:
         """The users whose events flows need; None when some flow listens to every user."""
         found: set[str] = set()

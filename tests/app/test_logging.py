@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from o2g_flows.cli import main
-from o2g_flows.engine.console import setup_console
+from o2g_flows.app.console import setup_console
 
 FLOWS = str(Path(__file__).parents[2] / "flows")
 

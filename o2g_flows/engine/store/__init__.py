@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .base import BatchedStore, FencingError, MemoryStore, Restored, Store, StoreError
-from .postgres import PostgresStore
 from .sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
 
 __all__ = [
     "BatchedStore",
@@ -36,8 +39,19 @@ def open_store(where: str | os.PathLike[str] | None, *, lease: float = 4.0) -> S
     if where is None or str(where) == ":memory:":
         return MemoryStore()
     if str(where).startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
         return PostgresStore(str(where), lease=lease)
     return SqliteStore(where)
+
+
+def __getattr__(name: str) -> Any:
+    # psycopg is imported only by those who use PostgreSQL (~0.1 s at every start otherwise)
+    if name == "PostgresStore":
+        from .postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_state_path(server: str) -> Path:

@@ -62,6 +62,8 @@ class Store(ABC):
     ``shared`` is True when several engines use it, one active at a time."""
 
     durable = True
+    #: Whether several engines share it, one active under a lease (PostgreSQL).
+    shared = False
     shared = False
 
     def __init__(self) -> None:

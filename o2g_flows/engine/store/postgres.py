@@ -99,6 +99,8 @@ class PostgresStore(BatchedStore):
 
     shared = True
 
+    shared = True
+
     def __init__(self, url: str, *, lease: float = 4.0, name: str | None = None) -> None:
         super().__init__()
         self.url = url

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .functions import remote_number
+from ..engine.functions import remote_number
 
 __all__ = ["describe_event", "setup_console"]
 

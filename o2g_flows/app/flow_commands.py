@@ -11,11 +11,17 @@ from typing import Any
 
 from .._yaml import SourceError
 from ..client import AuthenticationError, O2GConnectionError, O2GError
+from ..engine.loader import LoadResult, load_flows
+from ..engine.registry import Registry
+from ..engine.webhook import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    WEBHOOK_EVENT,
+    WebhookServer,
+    webhook_source,
+)
 from ..plugins import discover
-from .loader import LoadResult, load_flows
-from .registry import Registry
 from .traffic import load_traffic
-from .webhook import DEFAULT_HOST, DEFAULT_PORT, WEBHOOK_EVENT, WebhookServer, webhook_source
 
 __all__ = ["register"]
 
@@ -206,7 +212,7 @@ def _print_warnings(result: LoadResult) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from .testing import replay, run_tests
+    from ..engine.testing import replay, run_tests
 
     registry, result = _load(args)
     if not result.files and not result.errors:
@@ -234,7 +240,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..app.config import ConfigError, load_settings
+    from .config import ConfigError, load_settings
     from .console import setup_console
     from .runner import run_flows
 

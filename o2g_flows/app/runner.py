@@ -7,22 +7,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..client import O2GClient
-from ..plugins import discover
-from .gateway import LiveGateway
-from .live import LiveRun
-from .model import Flow
-from .observer import LogObserver
-from .registry import Registry
-from .reload import FlowWatcher
-from .runtime import Engine
-from .store import (
+from ..engine.gateway import LiveGateway
+from ..engine.live import LiveRun
+from ..engine.model import Flow
+from ..engine.observer import LogObserver
+from ..engine.registry import Registry
+from ..engine.reload import FlowWatcher
+from ..engine.runtime import Engine
+from ..engine.store import (
     FencingError,
-    PostgresStore,
     Restored,
     SqliteStore,
     Store,
@@ -30,13 +29,16 @@ from .store import (
     default_state_path,
     open_store,
 )
-from .trace import TraceStore
+from ..engine.trace import TraceStore
+from ..plugins import discover
+from .console import describe_event
 from .traffic import play
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ..app import StatusBoard
+    from ..engine.store.postgres import PostgresStore
+    from .status import StatusBoard
 
 __all__ = ["run_flows"]
 
@@ -58,7 +60,7 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
     board: StatusBoard | None = None
     status = None
     if address is not None:  # served as standby too: it says which instance is active
-        from ..app import StatusBoard
+        from .status import StatusBoard
 
         board = StatusBoard(store=store)
         status = await _serve_status(address, args.status_token, board)
@@ -68,12 +70,12 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
     if args.duration is not None:
         ending.append(asyncio.create_task(asyncio.sleep(args.duration)))
     try:
-        if isinstance(store, PostgresStore):
+        if store.shared:
             await store.connect()  # unreachable or refused: one line, exit 3
         while True:
             opening = asyncio.create_task(store.open())  # a standby waits here
             comparing = None
-            if isinstance(store, PostgresStore):
+            if store.shared:
                 comparing = asyncio.create_task(_compare_flows(store, flows))
             await asyncio.wait([opening, *ending], return_when=asyncio.FIRST_COMPLETED)
             if comparing is not None:
@@ -156,7 +158,9 @@ async def _serve(
             for source in registry.sources.values()
             if set(source.events) & engine.event_names()
         ]
-        live_run = LiveRun(engine, client, record=args.record, sources=sources, echo=True)
+        live_run = LiveRun(
+            engine, client, record=args.record, sources=sources, on_event=_echo(engine)
+        )
         watcher = FlowWatcher(
             engine,
             args.paths,
@@ -166,7 +170,7 @@ async def _serve(
             on_update=lambda _: live_run.follow_flows(),
         )
         if board is not None:
-            from ..app import Metrics
+            from .metrics import Metrics
 
             board.engine, board.watcher, board.metrics = engine, watcher, Metrics(engine)
             stack.callback(_standing_by, board)
@@ -192,6 +196,16 @@ async def _serve(
     return 0
 
 
+def _echo(engine: Engine) -> Callable[[dict[str, Any]], None]:
+    """A line on the console for each O2G event some flow listens to."""
+
+    def echo(event: dict[str, Any]) -> None:
+        if engine.listens_to(event.get("eventName", "")) and log.isEnabledFor(logging.INFO):
+            log.info("event    %s", describe_event(event), extra={"event": event["eventName"]})
+
+    return echo
+
+
 def _status_address(text: str, token: str | None) -> tuple[str, int] | None:
     """``--status HOST:PORT`` as ``(host, port)``; None (and a line) if it cannot be used."""
     host, _, port = text.rpartition(":")
@@ -213,7 +227,7 @@ async def _serve_status(
     address: tuple[str, int], token: str | None, board: StatusBoard
 ) -> web.AppRunner | None:
     """Start the status server; None (and a line) if it cannot listen."""
-    from ..app import serve, status_app
+    from .status import serve, status_app
 
     host, port = address
     app = status_app(board, token=token)
