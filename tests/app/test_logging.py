@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from o2g_flows.cli import main
 from o2g_flows.app.console import setup_console
+from o2g_flows.cli import main
 
 FLOWS = str(Path(__file__).parents[2] / "flows")
 

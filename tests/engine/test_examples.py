@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from o2g_flows.engine import load_flows, run_tests
 from o2g_flows.app.traffic import load_traffic
+from o2g_flows.engine import load_flows, run_tests
 from o2g_flows.plugins import discover
 
 ROOT = Path(__file__).parents[2]
