@@ -64,6 +64,12 @@ class Metrics(Observer):
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.events_total = Counter(
+            "o2g_flows_events_received",
+            "O2G events received, by name.",
+            ["event"],
+            registry=registry,
+        )
         self.errors_total = Counter(
             "o2g_flows_execution_errors",
             "Errors noted on executions (failed timers, crashes, store failures), by flow.",
@@ -72,6 +78,10 @@ class Metrics(Observer):
         )
         registry.register(_Live(engine))
         engine.observe.add(self)
+
+    def received(self, event: dict[str, Any]) -> None:
+        """Count an O2G event as it arrives (the live runner's ``on_event``)."""
+        self.events_total.labels(str(event.get("eventName"))).inc()
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus text format."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from ..engine.store.postgres import PostgresStore
+    from .metrics import Metrics
     from .status import StatusBoard
 
 __all__ = ["run_flows"]
@@ -158,8 +159,13 @@ async def _serve(
             for source in registry.sources.values()
             if set(source.events) & engine.event_names()
         ]
+        metrics = None
+        if board is not None:
+            from .metrics import Metrics
+
+            metrics = Metrics(engine)
         live_run = LiveRun(
-            engine, client, record=args.record, sources=sources, on_event=_echo(engine)
+            engine, client, record=args.record, sources=sources, on_event=_echo(engine, metrics)
         )
         watcher = FlowWatcher(
             engine,
@@ -170,9 +176,7 @@ async def _serve(
             on_update=lambda _: live_run.follow_flows(),
         )
         if board is not None:
-            from .metrics import Metrics
-
-            board.engine, board.watcher, board.metrics = engine, watcher, Metrics(engine)
+            board.engine, board.watcher, board.metrics = engine, watcher, metrics
             stack.callback(_standing_by, board)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
@@ -196,10 +200,12 @@ async def _serve(
     return 0
 
 
-def _echo(engine: Engine) -> Callable[[dict[str, Any]], None]:
-    """A line on the console for each O2G event some flow listens to."""
+def _echo(engine: Engine, metrics: Metrics | None) -> Callable[[dict[str, Any]], None]:
+    """A line on the console for each O2G event some flow listens to; each event counted."""
 
     def echo(event: dict[str, Any]) -> None:
+        if metrics is not None:
+            metrics.received(event)
         if engine.listens_to(event.get("eventName", "")) and log.isEnabledFor(logging.INFO):
             log.info("event    %s", describe_event(event), extra={"event": event["eventName"]})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,6 +62,11 @@ def test_a_configured_service_serves_its_status_reloads_on_sighup_and_stops_on_s
         url = f"http://127.0.0.1:{port}/api/status"
         names = lambda: [flow["name"] for flow in httpx.get(url, timeout=5).json()["flows"]]  # noqa: E731
         assert names() == ["first"]
+        sim = re.search(r"embedded simulator on (\S+)", log.read_text()).group(1)
+        httpx.post(f"{sim}/sim/calls", json={"from": "+33140000001", "to": "2000"}, timeout=5)
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        received = 'o2g_flows_events_received_total{event="OnCallCreated"}'
+        wait_for(lambda: received in httpx.get(metrics, timeout=5).text, "the event's count")
         (flows / "second.yaml").write_text(RULE.format(name="second"))
         time.sleep(0.3)
         assert names() == ["first"]  # reload: false, nothing watched...
