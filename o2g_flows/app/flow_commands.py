@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..engine.webhook import (
     webhook_source,
 )
 from ..plugins import discover
+from . import reports
 from .traffic import load_traffic
 
 __all__ = ["register"]
@@ -136,7 +138,20 @@ def register(subparsers: Any) -> None:
     validate.add_argument(
         "--strict", action="store_true", help="treat warnings as errors (exit 1 on any)"
     )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text for people (default), json, or github (Actions annotations)",
+    )
     validate.set_defaults(handler=_validate)
+
+    schema = subparsers.add_parser(
+        "schema",
+        help="print the JSON Schema of a flow file, with the actions of the plugins given",
+    )
+    schema.add_argument("--plugins", action="append", metavar="DIR", help="plugin folder")
+    schema.set_defaults(handler=_schema)
 
     test = subparsers.add_parser(
         "test", help="run the flows' tests offline, or replay an event log (exit 1 on failure)"
@@ -144,6 +159,12 @@ def register(subparsers: Any) -> None:
     _paths(test)
     test.add_argument("--replay", metavar="LOG", help="replay a recorded event log (JSON lines)")
     test.add_argument("--timezone", help="time zone of now in expressions (default: local)")
+    test.add_argument(
+        "--format",
+        choices=reports.FORMATS,
+        default="text",
+        help="text for people (default), json, junit (XML for CI reports), or github",
+    )
     test.set_defaults(handler=_test)
 
 
@@ -178,8 +199,9 @@ def _paths(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
     """The plugins (their errors printed as warnings) and the flows of ``args.paths``."""
-    if args.handler is not _run and logging.getLogger().level > logging.DEBUG:
-        log.setLevel(logging.WARNING)  # offline runs report results, not every step
+    offline = args.handler is not _run and logging.getLogger().level > logging.DEBUG
+    # offline runs report results, not every step; run says what happens
+    log.setLevel(logging.WARNING if offline else logging.NOTSET)
     folders = args.plugins if args.plugins else ["plugins"]
     args.plugin_folders = [folder for folder in folders if Path(folder).is_dir()]
     registry, plugin_errors = discover(folders)
@@ -190,14 +212,26 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
     return registry, load_flows(args.paths, registry)
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from ..engine.schema import flow_schema
+
+    registry, plugin_errors = discover(args.plugins or [])
+    for error in plugin_errors:
+        print(f"warning: {error}", file=sys.stderr)
+    print(json.dumps(flow_schema(registry), indent=2, sort_keys=False))
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     _, result = _load(args)
     if not result.files and not result.errors:
         print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
         return 1
-    for error in result.errors:
-        print(error)
-    _print_warnings(result)
+    failed = bool(result.errors or (args.strict and result.warnings))
+    if args.format != "text":
+        print(reports.json_report(result) if args.format == "json" else reports.github(result))
+        return 1 if failed else 0
+    _print_problems(result)
     warned = f", {len(result.warnings)} warning(s)" if result.warnings else ""
     print(
         f"{len(result.flows)} flow(s) valid, {len(result.errors)} error(s){warned} in "
@@ -206,7 +240,9 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if result.errors or (args.strict and result.warnings) else 0
 
 
-def _print_warnings(result: LoadResult) -> None:
+def _print_problems(result: LoadResult) -> None:
+    for error in result.errors:
+        print(error)
     for warning in result.warnings:
         print(f"{warning.location}: warning: {warning.message}")
 
@@ -218,15 +254,18 @@ def _test(args: argparse.Namespace) -> int:
     if not result.files and not result.errors:
         print(f"no flow files (*.yaml, *.yml) in {', '.join(args.paths)}")
         return 1
-    for error in result.errors:
-        print(error)
-    _print_warnings(result)
     if args.replay:
+        _print_problems(result)
         report = asyncio.run(replay(result.flows, args.replay, registry, args.timezone))
         print(report.report())
         return 1 if result.errors or report.errors else 0
     results = asyncio.run(run_tests(result.flows, registry, args.timezone))
     failed = [r for r in results if not r.passed]
+    if args.format != "text":
+        formats = {"json": reports.json_report, "junit": reports.junit, "github": reports.github}
+        print(formats[args.format](result, results))
+        return 1 if failed or result.errors else 0
+    _print_problems(result)
     for item in results:
         print(item.report())
     untested = [flow.name for flow in result.flows if not flow.tests]
