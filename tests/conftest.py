@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from support import free_port
 
 import o2g_flows.sim
 from o2g_flows.engine.store.throwaway import throwaway_postgres
-
-
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

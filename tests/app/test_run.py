@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+from support import free_port, wait_for
 
 RULE = """\
 flow: {name}
@@ -19,22 +20,6 @@ users: [reception]
 on: OnCallCreated
 do: [{{log: "{name}"}}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start(folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
@@ -58,7 +43,7 @@ def test_a_configured_service_serves_its_status_reloads_on_sighup_and_stops_on_s
     )
     process, log = start(tmp_path)
     try:
-        wait_for(lambda: "subscribed to" in log.read_text(), "the engine to subscribe")
+        wait_for(lambda: "subscribed to" in log.read_text(), 30, "the engine to subscribe")
         url = f"http://127.0.0.1:{port}/api/status"
         names = lambda: [flow["name"] for flow in httpx.get(url, timeout=5).json()["flows"]]  # noqa: E731
         assert names() == ["first"]
@@ -66,12 +51,12 @@ def test_a_configured_service_serves_its_status_reloads_on_sighup_and_stops_on_s
         httpx.post(f"{sim}/sim/calls", json={"from": "+33140000001", "to": "2000"}, timeout=5)
         metrics = f"http://127.0.0.1:{port}/metrics"
         received = 'o2g_flows_events_received_total{event="OnCallCreated"}'
-        wait_for(lambda: received in httpx.get(metrics, timeout=5).text, "the event's count")
+        wait_for(lambda: received in httpx.get(metrics, timeout=5).text, 30, "the event's count")
         (flows / "second.yaml").write_text(RULE.format(name="second"))
         time.sleep(0.3)
         assert names() == ["first"]  # reload: false, nothing watched...
         process.send_signal(signal.SIGHUP)  # ...but SIGHUP reloads
-        wait_for(lambda: names() == ["first", "second"], "SIGHUP to reload the flows")
+        wait_for(lambda: names() == ["first", "second"], 30, "SIGHUP to reload the flows")
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
     finally:

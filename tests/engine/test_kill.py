@@ -18,38 +18,9 @@ import time
 from pathlib import Path
 
 import httpx
-
-FLOW = """\
-flow: kill-voicemail
-users: [alice]
-key: event.callRef
-start:
-  on: OnCallCreated
-  when: "event.legs[0].state == 'RINGING_INCOMING'"
-  goto: ringing
-states:
-  ringing:
-    after: {seconds: 0.7, goto: voicemail}
-    on:
-      OnCallRemoved: {goto: end}
-  voicemail:
-    enter:
-      - redirect: {to: VOICEMAIL}
-        guard: "call.legs[0].state == 'RINGING_INCOMING'"
-    goto: end
-"""
+from support import VOICEMAIL_FLOW, wait_for
 
 KILLS = 20
-
-
-def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Engines:
@@ -59,7 +30,7 @@ class Engines:
         self.url = url
         self.folder = folder
         (folder / "flows").mkdir()
-        (folder / "flows" / "kill.yaml").write_text(FLOW)
+        (folder / "flows" / "kill.yaml").write_text(VOICEMAIL_FLOW.format(name="kill-voicemail"))
         self.logs: list[Path] = []
 
     def start(self) -> subprocess.Popen[bytes]:

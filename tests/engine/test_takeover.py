@@ -16,39 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
-
-FLOW = """\
-flow: ha-voicemail
-users: [alice]
-key: event.callRef
-start:
-  on: OnCallCreated
-  when: "event.legs[0].state == 'RINGING_INCOMING'"
-  goto: ringing
-states:
-  ringing:
-    after: {seconds: 0.7, goto: voicemail}
-    on:
-      OnCallRemoved: {goto: end}
-  voicemail:
-    enter:
-      - redirect: {to: VOICEMAIL}
-        guard: "call.legs[0].state == 'RINGING_INCOMING'"
-    goto: end
-"""
+from support import VOICEMAIL_FLOW, wait_for
 
 KILLS = 20
-
-
-def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until true; the bound only stops a hung test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Instance:
@@ -71,7 +41,7 @@ class Cluster:
     def __init__(self, url: str, state: str, folder: Path, lease: float) -> None:
         self.url, self.state, self.folder, self.lease = url, state, folder, lease
         (folder / "flows").mkdir()
-        (folder / "flows" / "ha.yaml").write_text(FLOW)
+        (folder / "flows" / "ha.yaml").write_text(VOICEMAIL_FLOW.format(name="ha-voicemail"))
         self.started: list[Instance] = []
 
     def start(self, role: str, flows: Path | None = None) -> Instance:
@@ -196,7 +166,9 @@ def test_a_standby_with_other_flows_says_how_they_differ(gateway, pg_url, tmp_pa
     cluster = Cluster(gateway, pg_url, tmp_path, lease=4.0)
     other = tmp_path / "other-flows"
     other.mkdir()
-    (other / "ha.yaml").write_text(FLOW.replace("seconds: 0.7", "seconds: 30"))
+    (other / "ha.yaml").write_text(
+        VOICEMAIL_FLOW.format(name="ha-voicemail").replace("seconds: 0.7", "seconds: 30")
+    )
     cluster.start("active")
     standby = cluster.start("standby", flows=other)
     wait_for(lambda: "the active runs other flows" in standby.text(), 15, "the difference")
