@@ -123,12 +123,15 @@ class OfflineEngine:
         registry: Registry | None = None,
         *,
         start: float | None = None,
+        clock: VirtualClock | None = None,
         failures: dict[str, str] | None = None,
         observers: Iterable[Observer] = (),
         **options: Any,
     ) -> None:
+        if clock is not None:  # engines restarted on one timeline share it
+            start = clock.now
         self.start_at = _start_time(None, options.get("timezone")) if start is None else start
-        self.clock = VirtualClock(self.start_at)
+        self.clock = clock or VirtualClock(self.start_at)
         self.timers = VirtualTimers(self.clock)
         self.gateway = RecordingGateway(self.clock, failures or {})
         self.recorder = Recorder()
@@ -161,6 +164,7 @@ class OfflineEngine:
 
     async def run_until(self, until: float | None) -> None:
         """Fire the timers due by the time ``until`` (all of them when None), in order."""
+        await self.engine.idle()  # what is under way first (a restored plan, a start)
         for _ in range(_MAX_TIMER_FIRINGS):
             due = self.timers.next_due()
             if due is None or (until is not None and due > until):

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from o2g_flows.engine import Engine, RecordingGateway, SqliteStore, Store, StoreError, load_text
+from o2g_flows.engine import SqliteStore, Store, StoreError, load_text
 from o2g_flows.engine.registry import Registry
-from o2g_flows.engine.testing import Recorder
-from o2g_flows.engine.timers import VirtualClock, VirtualTimers
+from o2g_flows.engine.testing import OfflineEngine
+from o2g_flows.engine.timers import VirtualClock
 
 START = 1_736_154_000.0
 
@@ -44,53 +44,24 @@ MISSED = """\
 """
 
 
-class Node:
-    """One engine process: an engine on a state file, a virtual clock shared across restarts."""
+class Node(OfflineEngine):
+    """One engine process on a store, its virtual clock shared across restarts."""
 
     def __init__(
         self, store: Store, clock: VirtualClock, text: str, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.timers = VirtualTimers(clock)
-        self.recorder = Recorder()
         result = load_text(text, "flow.yaml", registry)
         assert not result.errors, result.report()
-        self.engine = Engine(
-            result.flows,
-            RecordingGateway(clock),
-            registry=registry,
-            clock=clock,
-            timers=self.timers,
-            store=store,
-            observers=[self.recorder],
-            timezone="UTC",
-        )
-
-    async def send(self, name: str, **fields: Any) -> None:
-        self.engine.dispatch({"eventName": name, **fields})
-        await self.engine.idle()
-
-    async def advance(self, seconds: float) -> None:
-        await self.engine.idle()
-        until = self.clock.now + seconds
-        while (due := self.timers.next_due()) is not None and due <= until:
-            self.timers.fire_next()
-            await self.engine.idle()
-        self.clock.now = until
+        super().__init__(result.flows, registry, clock=clock, store=store, timezone="UTC")
 
     async def crash(self) -> None:
         """Die as SIGKILL would once the last commit is on disk: no stop, nothing ended."""
         await self.engine.store.flush()
         await self.engine.store.close()
 
-    def actions(self) -> list[tuple[str, Any]]:
-        return [
-            (name, args.get("message", args.get("call")))
-            for _, _, name, args, _ in self.recorder.actions
-        ]
-
-    def traces(self) -> list[Any]:
-        return [*self.engine.traces, *self.engine.traces.running()]
+    def done(self) -> list[tuple[str, Any]]:
+        """``(action, message or call)`` of the actions run."""
+        return [(name, args.get("message", args.get("call"))) for name, args in self.actions]
 
 
 def ring(policy: str = "keep", missed: str = "") -> str:
@@ -115,9 +86,9 @@ async def test_a_waiting_timer_fires_after_a_restart_at_its_time(tmp_path, store
     assert (execution.key, execution.state) == ("c1", "ringing")
     assert second.timers.next_due() == START + 20
     await second.advance(14.9)
-    assert second.actions() == []
+    assert second.done() == []
     await second.advance(0.1)
-    assert second.actions() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
+    assert second.done() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
     assert second.engine.executions() == []
     await second.engine.stop()
 
@@ -133,12 +104,12 @@ async def test_a_timer_due_while_stopped_fires_once_at_start_within_the_grace(tm
     clock.now = START + 200  # down for 200 s: the timer came due 180 s ago
     second = await start(stores(tmp_path), clock, ring())
     await second.advance(0)
-    assert second.actions() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
+    assert second.done() == [("redirect", "c1"), ("log", "sent c1 to voicemail")]
     await second.crash()
 
     third = await start(stores(tmp_path), clock, ring())  # nothing left to do: nothing repeats
     await third.advance(100)
-    assert third.engine.executions() == [] and third.actions() == []
+    assert third.engine.executions() == [] and third.done() == []
     await third.engine.stop()
 
 
@@ -151,7 +122,7 @@ async def test_a_timer_due_beyond_the_grace_ends_the_execution_by_default(tmp_pa
     clock.now = START + 3600
     second = await start(stores(tmp_path), clock, ring())
     await second.advance(0)
-    assert second.actions() == []
+    assert second.done() == []
     (trace,) = second.engine.traces.query(key="c1")
     assert trace.outcome == "timer missed"
     notes = [entry[2] for entry in trace.entries if entry[1] == "note"]
@@ -172,7 +143,7 @@ async def test_on_missed_fire_and_goto(tmp_path, stores):
         clock.now += 3600
         second = await start(stores(tmp_path), clock, text)
         await second.advance(0)
-        assert second.actions() == expected, choice
+        assert second.done() == expected, choice
         assert second.engine.executions() == []
         await second.engine.stop()
 
@@ -216,7 +187,7 @@ states:
     await second.engine.idle()
     # the action in flight at the kill runs again, the one done before does not
     assert sent == ["page c1", "page c1"]
-    assert second.actions() == [("page", None), ("log", "last")]
+    assert second.done() == [("page", None), ("log", "last")]
     (execution,) = second.engine.executions()
     assert execution.state == "waiting" and execution.plan == ()
     await second.send("OnCallRemoved", callRef="c1")
@@ -233,7 +204,7 @@ async def test_a_clean_stop_keeps_executions_and_timers_for_the_next_start(tmp_p
 
     second = await start(stores(tmp_path), clock, ring())
     await second.advance(20)
-    assert second.actions()[0] == ("redirect", "c1")
+    assert second.done()[0] == ("redirect", "c1")
     await second.engine.stop()
 
 
@@ -288,5 +259,5 @@ async def test_a_store_write_failing_ends_that_execution_loudly_and_others_go_on
     assert trace.outcome == "store failed" and trace.failed
     db.execute("PRAGMA max_page_count = 1073741823")
     await node.advance(20)
-    assert node.actions()[0] == ("redirect", "c1")
+    assert node.done()[0] == ("redirect", "c1")
     await node.engine.stop()

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from o2g_flows.engine import Engine, Observer, RecordingGateway, SqliteStore, load_text
-from o2g_flows.engine.testing import Recorder
-from o2g_flows.engine.timers import VirtualClock, VirtualTimers
+from o2g_flows.engine import Observer, SqliteStore, load_text
+from o2g_flows.engine.testing import OfflineEngine
+from o2g_flows.engine.timers import VirtualClock
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -26,44 +26,33 @@ def paris(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=PARIS).timestamp()
 
 
-class Node:
+class Node(OfflineEngine):
+    """An engine in Paris, on a state file if given, its clock shared across restarts."""
+
     def __init__(self, clock: VirtualClock, text: str, state: Path | None = None) -> None:
-        self.clock = clock
-        self.timers = VirtualTimers(clock)
-        self.recorder = Recorder()
         result = load_text(text, "flow.yaml")
         assert not result.errors, result.report()
-        self.engine = Engine(
+        super().__init__(
             result.flows,
-            RecordingGateway(clock),
             clock=clock,
-            timers=self.timers,
             store=SqliteStore(state) if state else None,
-            observers=[self.recorder],
             timezone="Europe/Paris",
             schedule_horizon=float("inf"),
         )
 
-    async def advance_to(self, moment: float) -> None:
-        await self.engine.idle()
-        while (due := self.timers.next_due()) is not None and due <= moment:
-            self.timers.fire_next()
-            await self.engine.idle()
-        self.clock.now = max(self.clock.now, moment)
-
-    def actions(self) -> list[tuple[str, Any]]:
-        found = self.recorder.actions
-        return [(name, args.get("message", args.get("user"))) for _, _, name, args, _ in found]
+    def done(self) -> list[tuple[str, Any]]:
+        """``(action, message or user)`` of the actions run."""
+        return [(name, args.get("message", args.get("user"))) for name, args in self.actions]
 
 
 async def test_a_schedule_reaches_its_flow_whatever_its_users_at_local_time():
     node = Node(VirtualClock(paris("2025-01-06T17:00:00")), EVENING)
     await node.engine.start()
     assert node.engine.users() == set()  # a schedule subscribes to nobody's events
-    await node.advance_to(paris("2025-01-06T17:59:59"))
-    assert node.actions() == []
-    await node.advance_to(paris("2025-01-06T18:00:00"))
-    assert node.actions() == [
+    await node.run_until(paris("2025-01-06T17:59:59"))
+    assert node.done() == []
+    await node.run_until(paris("2025-01-06T18:00:00"))
+    assert node.done() == [
         ("dnd", "alice"),
         ("log", "closing at 2025-01-06T18:00:00+01:00, 0s late"),
     ]
@@ -79,8 +68,8 @@ async def test_a_firing_missed_while_stopped_fires_at_start_within_the_grace(tmp
     clock.now = paris("2025-01-06T18:02:00")  # stopped across 18:00, restarted 2 min later
     second = Node(clock, EVENING, tmp_path / "state.sqlite")
     await second.engine.start()
-    await second.advance_to(clock.now)
-    assert second.actions() == [
+    await second.run_until(clock.now)
+    assert second.done() == [
         ("dnd", "alice"),
         ("log", "closing at 2025-01-06T18:00:00+01:00, 120s late"),
     ]
@@ -88,8 +77,8 @@ async def test_a_firing_missed_while_stopped_fires_at_start_within_the_grace(tmp
 
     third = Node(clock, EVENING, tmp_path / "state.sqlite")  # fired once: not again
     await third.engine.start()
-    await third.advance_to(clock.now)
-    assert third.actions() == []
+    await third.run_until(clock.now)
+    assert third.done() == []
     await third.engine.stop()
 
 
@@ -109,13 +98,13 @@ async def test_a_firing_missed_beyond_the_grace_is_reported_not_fired(tmp_path, 
 
     second.engine.observe.add(Notes())
     await second.engine.start()
-    await second.advance_to(clock.now)
-    assert second.actions() == []
+    await second.run_until(clock.now)
+    assert second.done() == []
     assert notes == [
         "evening: schedule closing missed at 2025-01-06T18:00:00+01:00, beyond the 300s grace"
     ]
-    await second.advance_to(paris("2025-01-07T18:00:00"))  # the next one fires as usual
-    assert second.actions()[0] == ("dnd", "alice")
+    await second.run_until(paris("2025-01-07T18:00:00"))  # the next one fires as usual
+    assert second.done()[0] == ("dnd", "alice")
     await second.engine.stop()
 
 
@@ -128,12 +117,12 @@ async def test_a_reloaded_schedule_is_armed_again_and_start_entries_fire_on_load
         "flow.yaml",
     ).flows
     assert node.engine.update(changed).changed == ["evening"]
-    await node.advance_to(paris("2025-01-06T17:30:00"))
-    assert [message for _, message in node.actions()] == [
+    await node.run_until(paris("2025-01-06T17:30:00"))
+    assert [message for _, message in node.done()] == [
         "loaded",
         "alice",
         "closing at 2025-01-06T17:30:00+01:00, 0s late",
     ]
-    await node.advance_to(paris("2025-01-06T18:30:00"))  # the old 18:00 is gone
-    assert len(node.actions()) == 3
+    await node.run_until(paris("2025-01-06T18:30:00"))  # the old 18:00 is gone
+    assert len(node.done()) == 3
     await node.engine.stop()
