@@ -70,6 +70,12 @@ class Metrics(Observer):
             ["event"],
             registry=registry,
         )
+        self.dropped_total = Counter(
+            "o2g_flows_events_dropped",
+            "Events a flow listened to that did nothing there (see GET /api/drops), by flow.",
+            ["flow"],
+            registry=registry,
+        )
         self.errors_total = Counter(
             "o2g_flows_execution_errors",
             "Errors noted on executions (failed timers, crashes, store failures), by flow.",
@@ -122,6 +128,9 @@ class Metrics(Observer):
     def note(self, at: float, execution: Execution, text: str, failed: bool = False) -> None:
         if failed:
             self.errors_total.labels(execution.flow).inc()
+
+    def dropped(self, at: float, flow: str, event: dict[str, Any], reason: str) -> None:
+        self.dropped_total.labels(flow).inc()
 
     def ended(self, at: float, execution: Execution, outcome: str) -> None:
         self.ended_total.labels(execution.flow, outcome).inc()

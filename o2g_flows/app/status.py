@@ -11,6 +11,7 @@
 | ``GET /api/executions/{id}`` | one live execution with its trace (404 once it ended) |
 | ``GET /api/traces[?flow=NAME&failed=1&limit=N]`` | finished executions, newest first |
 | ``GET /api/traces/{id}`` | one trace, every step |
+| ``GET /api/drops`` | the last events flows listened to and dropped, and why |
 | ``GET /api/flows/{name}/graph`` | the flow's machine as Mermaid ``stateDiagram-v2`` |
 | ``GET /metrics`` | Prometheus text format |
 
@@ -80,6 +81,7 @@ def status_app(
     app.router.add_get("/api/executions/{id}", _execution)
     app.router.add_get("/api/traces", _traces)
     app.router.add_get("/api/traces/{id}", _trace)
+    app.router.add_get("/api/drops", _drops)
     app.router.add_get("/api/flows/{name}/graph", _graph)
     app.router.add_get("/metrics", _metrics)
     return app
@@ -169,6 +171,7 @@ async def _status(request: web.Request) -> web.Response:
             "timers": pending() if pending is not None else None,
             "finished": len(engine.traces),
             "failed": len(engine.traces.query(failed=True)),
+            "dropped": engine.traces.drop_count,
             "schedules": [
                 {"flow": flow, "schedule": name, "next": _iso(due)}
                 for flow, name, due in engine.schedules.upcoming()
@@ -270,6 +273,16 @@ async def _trace(request: web.Request) -> web.Response:
         if trace.serial == ident:
             return _json(trace.to_dict())  # kept traces are already redacted if asked
     return _json({"error": f"no finished execution {request.match_info['id']!r}"}, status=404)
+
+
+async def _drops(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    return _json(
+        [
+            {"at": _iso(drop.at), "flow": drop.flow, "event": drop.name, "reason": drop.reason}
+            for drop in reversed(engine.traces.drops())
+        ]
+    )
 
 
 async def _graph(request: web.Request) -> web.Response:

@@ -210,14 +210,6 @@ class Engine:
 
     # -- flows --------------------------------------------------------------------------------
 
-    def add_flow(self, flow: Flow) -> FlowRuntime:
-        """Start running ``flow`` (enabled or not); a name already loaded is a ValueError."""
-        if flow.name in self.flows:
-            raise ValueError(f"flow {flow.name!r} is already loaded")
-        runtime = self.flows[flow.name] = FlowRuntime(flow, self)
-        self._index = Index(self.flows.values())
-        return runtime
-
     def update(self, flows: Iterable[Flow], replace_all: bool = False) -> Update:
         """Run exactly ``flows`` from now on: new ones start, missing ones stop (their
         executions end), changed ones (another digest, or all with ``replace_all``) replace

@@ -230,3 +230,21 @@ async def test_a_standby_says_which_instance_is_active(pg_url):
             await waiting
         await standby.close()
         await active.close()
+
+
+async def test_dropped_events_are_listed_and_counted(served):
+    await served.send("OnCallCreated", callRef="c9")  # no loginName: users: filters it out
+    assert (await served.http.get("/api/status")).json()["dropped"] == 2  # both flows
+    drops = (await served.http.get("/api/drops")).json()
+    assert sorted(drop["flow"] for drop in drops) == ["answer", "ring"]
+    assert all(
+        drop["event"] == "OnCallCreated" and "names no user" in drop["reason"] for drop in drops
+    )
+    text = (await served.http.get("/metrics")).text
+    counts = {
+        sample.labels["flow"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "o2g_flows_events_dropped_total"
+    }
+    assert counts == {"answer": 1, "ring": 1}
