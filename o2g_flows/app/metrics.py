@@ -2,10 +2,13 @@
 
 ``Metrics`` is an engine ``Observer``: it counts executions, transitions, timers and actions
 as they happen (with an action latency histogram), and reads the live figures (executions
-per flow, pending timers) from the engine when scraped. Each ``Metrics`` has a registry of
-its own, so several engines in one process (tests) do not mix their figures.
+per flow, pending timers) from the engine when scraped. ``watch_client`` adds the O2G
+requests (latency, errors) and reconnections, ``watch_reloads`` the hot reloads. Each
+``Metrics`` has a registry of its own, so several engines in one process (tests) do not mix
+their figures.
 
     metrics = Metrics(engine)       # after creating the engine
+    metrics.watch_client(client)    # O2G request latency and errors, reconnections
     text = metrics.exposition()     # Prometheus text format, for GET /metrics
 """
 
@@ -18,7 +21,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..client import O2GClient
+from ..client.events import GAP_EVENT
 from ..engine import Engine, Observer
+from ..engine.reload import FlowWatcher
 from ..engine.state import Execution
 
 __all__ = ["Metrics"]
@@ -82,12 +88,48 @@ class Metrics(Observer):
             ["flow"],
             registry=registry,
         )
+        self.gaps_total = Counter(
+            "o2g_flows_event_gaps",
+            "Gaps in the O2G event stream (events lost, state read again), by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "o2g_flows_o2g_request_seconds",
+            "Time an O2G request took, by method and service.",
+            ["method", "service"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.request_errors_total = Counter(
+            "o2g_flows_o2g_request_errors",
+            "O2G requests that failed, by service and status ('unreachable': no answer).",
+            ["service", "status"],
+            registry=registry,
+        )
         registry.register(_Live(engine))
         engine.observe.add(self)
 
     def received(self, event: dict[str, Any]) -> None:
         """Count an O2G event as it arrives (the live runner's ``on_event``)."""
-        self.events_total.labels(str(event.get("eventName"))).inc()
+        name = str(event.get("eventName"))
+        self.events_total.labels(name).inc()
+        if name == GAP_EVENT:
+            self.gaps_total.labels(str(event.get("reason"))).inc()
+
+    def watch_client(self, client: O2GClient) -> None:
+        """Time every O2G request of ``client``, count its failures and reconnections."""
+        client.observe_requests(self._request)
+        self.registry.register(_Reconnections(client))
+
+    def watch_reloads(self, watcher: FlowWatcher) -> None:
+        """Count the hot reloads of ``watcher`` by outcome."""
+        self.registry.register(_Reloads(watcher))
+
+    def _request(self, method: str, service: str, status: int | None, seconds: float) -> None:
+        self.request_seconds.labels(method, service).observe(seconds)
+        if status is None or status >= 400:
+            self.request_errors_total.labels(service, str(status or "unreachable")).inc()
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus text format."""
@@ -170,3 +212,37 @@ class _Live(Collector):
             yield GaugeMetricFamily(
                 "o2g_flows_lease_token", "The fencing token of the lease held.", store.token or 0
             )
+
+
+class _Reconnections(Collector):
+    """How often the O2G client recovered, read at each scrape."""
+
+    def __init__(self, client: O2GClient) -> None:
+        self.client = client
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "o2g_flows_o2g_reconnects",
+            "O2G recoveries: sessions opened again, failovers, event channels reconnected.",
+            labels=["kind"],
+        )
+        for kind, count in self.client.reconnections.items():
+            family.add_metric([kind], count)
+        yield family
+
+
+class _Reloads(Collector):
+    """Hot reloads by outcome, read at each scrape."""
+
+    def __init__(self, watcher: FlowWatcher) -> None:
+        self.watcher = watcher
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "o2g_flows_reloads",
+            "Hot reloads of flows and plugins, by outcome (applied, unchanged, broken).",
+            labels=["outcome"],
+        )
+        for outcome in ("applied", "unchanged", "broken"):
+            family.add_metric([outcome], self.watcher.reloads[outcome])
+        yield family

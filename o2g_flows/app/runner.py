@@ -175,6 +175,9 @@ async def _serve(
             plugins=lambda: discover(args.plugin_folders)[0],
             on_update=lambda _: live_run.follow_flows(),
         )
+        if metrics is not None:
+            metrics.watch_client(client)
+            metrics.watch_reloads(watcher)
         if board is not None:
             board.engine, board.watcher, board.metrics = engine, watcher, metrics
             stack.callback(_standing_by, board)

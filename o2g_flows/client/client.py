@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import httpx
 
-from .connection import Backoff, Connection, Verify
+from .connection import Backoff, Connection, RequestHook, Verify
 from .errors import NotFoundError
 from .events import EventStream, Subscription, build_filter
 from .services import (
@@ -116,6 +116,23 @@ class O2GClient:
     def server(self) -> str:
         """The server in use, ``scheme://host:port`` (changes on failover)."""
         return self._connection.server
+
+    @property
+    def reconnections(self) -> dict[str, int]:
+        """How often the client recovered: ``sessions`` opened again after the first (lost
+        session or failover), ``failovers`` to the other server, ``channels`` (event
+        channels connected again)."""
+        connection = self._connection
+        return {
+            "sessions": max(0, connection.generation - 1),
+            "failovers": connection.failovers,
+            "channels": connection.channel_reconnects,
+        }
+
+    def observe_requests(self, hook: RequestHook | None) -> None:
+        """Call ``hook(method, service, status, seconds)`` after each request on the session
+        (``status`` None when no answer came); None stops it. Metrics use it."""
+        self._connection.on_request = hook
 
     @property
     def login(self) -> str:

@@ -16,6 +16,8 @@ import json
 import logging
 import random
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -32,13 +34,16 @@ from .errors import (
     error_from_answer,
 )
 
-__all__ = ["Backoff", "Connection", "Verify"]
+__all__ = ["Backoff", "Connection", "RequestHook", "Verify"]
 
 log = logging.getLogger("o2g_flows.client")
 
 Verify = bool | str | PathLike[str] | ssl.SSLContext
 #: Transport failures that happen before the request reached the server: safe to send again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+#: Told of every request sent on the session: method, service (the first segment of the
+#: path: ``telephony``, ``routing``...), HTTP status (None when no answer came) and seconds.
+RequestHook = Callable[[str, str, int | None, float], None]
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ class Connection:
         self.closed = False
         self._lock = asyncio.Lock()
         self._keepalive_task: asyncio.Task[None] | None = None
+        self.on_request: RequestHook | None = None
+        #: Times the connection moved to the other server, and event channels reconnected.
+        self.failovers = 0
+        self.channel_reconnects = 0
 
     @property
     def server(self) -> str:
@@ -166,13 +175,19 @@ class Connection:
         while True:
             generation = self.generation
             url = self.base_url + path
+            hook = self.on_request
+            sent = time.perf_counter() if hook is not None else 0.0
             try:
                 response = await self.http.request(method, url, params=params, json=json)
             except httpx.TransportError as exc:
+                if hook is not None:
+                    hook(method, _service(path), None, time.perf_counter() - sent)
                 error: O2GError = _transport_error(method, url, exc)
                 if len(self.servers) == 1 or not isinstance(exc, NOT_SENT):
                     raise error from exc
             else:
+                if hook is not None:
+                    hook(method, _service(path), response.status_code, time.perf_counter() - sent)
                 if response.status_code < 300:
                     return decode(response, expect, method, url)
                 error = error_from_answer(method, url, response.status_code, response.content)
@@ -246,6 +261,7 @@ class Connection:
                     last = exc
                     continue
                 if previous is not None and index != previous:
+                    self.failovers += 1
                     log.warning(
                         "O2G failover: now on %s (was %s)", self.server, self.servers[previous]
                     )
@@ -418,3 +434,8 @@ def _ssl_context(verify: Verify) -> ssl.SSLContext | bool:
         return ssl.create_default_context(cafile=str(verify))
     except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"verify={verify!r}: cannot load the CA bundle: {exc}") from exc
+
+
+def _service(path: str) -> str:
+    """The service a session path belongs to: ``/telephony/calls/1/answer`` -> telephony."""
+    return path.lstrip("/").split("/", 1)[0].split("?", 1)[0] or "-"

@@ -248,6 +248,7 @@ class EventStream:
                         str(exc) or type(exc).__name__,
                     )
                 attempt += 1
+                connection.channel_reconnects += 1
                 if failed_to_connect and len(connection.servers) > 1:
                     await self._fail_over(f"event channel unreachable on {subscription.server}")
                 await asyncio.sleep(connection.backoff.delay(attempt))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -67,6 +68,9 @@ class FlowWatcher:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.errors: list[SourceError] = []
+        #: Reloads so far by outcome: ``applied`` (flows changed), ``unchanged``, ``broken``
+        #: (some file refused; its last valid version kept).
+        self.reloads: Counter[str] = Counter()
         self._current: dict[str, list[Flow]] = {}
         for runtime in engine.flows.values():
             self._current.setdefault(runtime.flow.file, []).append(runtime.flow)
@@ -114,6 +118,7 @@ class FlowWatcher:
         update = self.engine.update(flows, replace_all=plugins_changed)
         self._current = loaded
         self.errors = list(result.errors)
+        self.reloads["broken" if result.errors else "applied" if update else "unchanged"] += 1
         for error in result.errors:
             kept = " (its previous version keeps running)" if error.location.file in loaded else ""
             log.error("reload: %s%s", error, kept)

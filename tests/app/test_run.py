@@ -57,6 +57,11 @@ def test_a_configured_service_serves_its_status_reloads_on_sighup_and_stops_on_s
         assert names() == ["first"]  # reload: false, nothing watched...
         process.send_signal(signal.SIGHUP)  # ...but SIGHUP reloads
         wait_for(lambda: names() == ["first", "second"], 30, "SIGHUP to reload the flows")
+        scraped = httpx.get(metrics, timeout=5).text
+        assert 'o2g_flows_reloads_total{outcome="applied"} 1.0' in scraped
+        assert 'o2g_flows_o2g_request_seconds_count{method="POST",service="subscriptions"}' in (
+            scraped
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
     finally:

@@ -248,3 +248,54 @@ async def test_dropped_events_are_listed_and_counted(served):
         if sample.name == "o2g_flows_events_dropped_total"
     }
     assert counts == {"answer": 1, "ring": 1}
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_o2g_requests_reconnections_and_gaps_are_measured():
+    from o2g_flows.client import Backoff, NotFoundError, O2GClient
+    from o2g_flows.sim import Simulator
+
+    engine = Engine(load_text(ANSWER, "answer.yaml").flows, RecordingGateway())
+    await engine.start()
+    metrics = Metrics(engine)
+    timing = {"keepalive_interval": 0.2, "channel_minute": 0.5}
+    quick = Backoff(initial=0.02, maximum=0.1)
+    async with (
+        Simulator(timing=timing) as sim,
+        O2GClient(sim.url, "admin", "admin", backoff=quick) as o2g,
+        httpx.AsyncClient(base_url=sim.url, timeout=5) as control,
+    ):
+        metrics.watch_client(o2g)
+        await o2g.users.get_user("alice")
+        with pytest.raises(NotFoundError):
+            await o2g.telephony.answer("nosuchcall", "2000")
+        subscription = await o2g.subscribe(["telephony"], ["alice"])
+        async with o2g.events(subscription) as stream:
+            reader = aiter(stream)
+            first = asyncio.create_task(anext(reader))
+            await asyncio.sleep(0.2)  # the channel is open
+            (await control.post(f"/sim/subscriptions/{subscription.id}/drop")).raise_for_status()
+            await control.post("/sim/calls", json={"from": "+33140000001", "to": "2001"})
+            event = await asyncio.wait_for(first, 10)
+            metrics.received(event)
+            metrics.received({"eventName": "OnEventGap", "reason": "relogin"})
+        text = metrics.exposition().decode()
+    await engine.stop()
+
+    timed = _samples(text, "o2g_flows_o2g_request_seconds_count")
+    assert timed[(("method", "GET"), ("service", "users"))] == 1
+    assert timed[(("method", "POST"), ("service", "telephony"))] == 1
+    errors = _samples(text, "o2g_flows_o2g_request_errors_total")
+    assert errors == {(("service", "telephony"), ("status", "404")): 1}
+    reconnects = _samples(text, "o2g_flows_o2g_reconnects_total")
+    assert reconnects[(("kind", "channels"),)] >= 1
+    assert reconnects[(("kind", "sessions"),)] == 0
+    assert _samples(text, "o2g_flows_event_gaps_total") == {(("reason", "relogin"),): 1}
