@@ -126,3 +126,20 @@ async def test_the_page_follows_a_call_from_state_to_state_and_shows_broken_flow
     assert rows(shown, "executions") == []
     (finished,) = rows(shown, "traces")
     assert finished[1:5] == ["ring", ref, "ended", "ringing → answered → end"]
+
+
+async def test_a_flow_opened_on_the_page_is_drawn_with_its_live_state_highlighted(page):
+    engine, url, control = page["engine"], page["url"], page["control"]
+    await control.post("/sim/calls", json={"from": "+33612345678", "to": "2001"})
+    await wait_for(lambda: [e.state for e in engine.executions()] == ["ringing"])
+
+    shown = await asyncio.to_thread(dom, url + "?flow=ring")
+    svg = re.search(r"<svg[^>]*>.*?</svg>", shown, re.S)
+    assert svg, shown[-3000:]
+    drawn = re.findall(r'<g class="(node(?: active)?)" data-state="(\w+)"', svg.group(0))
+    assert {name: kind for kind, name in drawn} == {
+        "ringing": "node active",
+        "answered": "node",
+    }
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg.group(0))
+    assert "OnCallModified [if]" in labels and "OnCallCreated [if]" in labels
