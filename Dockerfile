@@ -4,7 +4,8 @@
 #              -p 127.0.0.1:8181:8181 o2g-flows
 # with /etc/o2g-flows/o2g-flows.yaml naming the gateway, the password file and the flows
 # (`o2g-flows init` writes a starter). `docker stop` sends SIGTERM: a clean stop, the state
-# kept in the volume. Not built by the project's CI (no Docker daemon there).
+# kept in the volume. CI has no Docker daemon: tests/app/test_wheel.py builds the wheel from
+# exactly what the COPY lines take and runs it as CMD does; the image itself is not built.
 FROM python:3.11-slim
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./

@@ -1,8 +1,14 @@
-"""The installed wheel on its own: init, validate, test and run, outside the source tree."""
+"""The installed wheel on its own: init, validate, test and run, outside the source tree.
+
+The wheel is built from what the Dockerfile copies into its image, and run as its command
+does, so that the image's build context is tested where no Docker daemon is at hand.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,8 +31,25 @@ def run(*command: str | Path, cwd: Path) -> str:
     return done.stdout + done.stderr
 
 
+def docker_context(into: Path) -> Path:
+    """A folder holding only what the Dockerfile's COPY lines take from the repository."""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            *sources, target = shlex.split(line)[1:]
+            for source in sources:
+                place = into / target / Path(source).name if target.endswith("/") else into / target
+                if (ROOT / source).is_dir():
+                    skip = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(ROOT / source, place, ignore=skip)
+                else:
+                    place.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(ROOT / source, place)
+    return into
+
+
 def test_the_wheel_installed_in_a_fresh_environment_runs_its_starter_folder(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ROOT,
+    context = docker_context(tmp_path / "context")
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", context,
         cwd=tmp_path)  # fmt: skip
     (wheel,) = (tmp_path / "dist").glob("o2g_flows-*.whl")
     fresh = tmp_path / "fresh"
@@ -47,8 +70,9 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_its_starter_folder(tmp_
     assert "2 flow(s) valid, 0 error(s)" in run(command, "validate", "flows", cwd=project)
     assert "passed, 0 failed" in run(command, "test", "flows", cwd=project)
     assert "gateway.url" in run(command, "config", "check", cwd=project)
-    out = run(command, "run", "flows", "--traffic", "traffic.yaml", "--duration", "3",
-              cwd=project)  # fmt: skip
+    # as the image's command does: run --config FILE
+    out = run(command, "run", "--config", project / "o2g-flows.yaml", "--traffic", "traffic.yaml",
+              "--duration", "3", cwd=project)  # fmt: skip
     assert "reception-auto-answer[" in out and "answer (call=" in out
 
 
