@@ -1,0 +1,320 @@
+"""The three example folders, end to end: each one copied alone into a temporary folder,
+checked (``config check``, ``validate``, ``test``) and run as its README says, on the
+embedded simulator with its own PBX and traffic; the outcome is read from the simulator's
+state (``GET /sim/state``) and from the engine's status API, then the run is stopped with
+SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from support import free_port, wait_for
+
+from o2g_flows.app.traffic import load_traffic
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+FOLDERS = ("reception", "after-hours", "contact-centre")
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment without the settings an example's run would read."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("O2G_") and name != "OFFICE_HOURS"
+    }
+    return {**env, **extra}
+
+
+def o2g_flows(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """An ``o2g-flows`` command run to its end in ``folder``."""
+    return subprocess.run(
+        [sys.executable, "-m", "o2g_flows", *argv],
+        cwd=folder,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def example(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The example folder named by the test's parameter, copied alone: nothing outside it
+    is reachable through a relative path."""
+    copy = tmp_path / request.param
+    shutil.copytree(EXAMPLES / request.param, copy)
+    return copy
+
+
+class Run:
+    """``o2g-flows run`` of an example as its README gives it, with the status server on a
+    free port; ``sim`` is the embedded simulator's URL, ``api`` the status server's."""
+
+    def __init__(self, folder: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.log = folder.parent / f"{folder.name}.log"
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "o2g_flows",
+            "run",
+            "--sim-pbx",
+            "pbx.yaml",
+            "--traffic",
+            "traffic.yaml",
+            "--status",
+            f"127.0.0.1:{port}",
+            *extra,
+        ]
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env or environment()
+            )
+        self.api = f"http://127.0.0.1:{port}/api"
+        found = wait_for(self._simulator, 30, "the embedded simulator to start")
+        self.sim = found.group(1)
+
+    def _simulator(self) -> re.Match[str] | None:
+        assert self.process.poll() is None, self.text()
+        return re.search(r"embedded simulator on (\S+)", self.text())
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def pbx(self) -> dict[str, Any]:
+        return httpx.get(f"{self.sim}/sim/state", timeout=5).json()
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.api}{path}", timeout=5).json()
+
+    def stop(self) -> str:
+        """SIGTERM: a clean stop with status 0 and no execution with errors; the log."""
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(20) == 0, self.text()
+        text = self.text()
+        assert "SIGTERM: stopping" in text and ", 0 with errors" in text, text
+        assert "Traceback" not in text and "WARNING traffic" not in text, text
+        return text
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def running() -> Iterator[list[Run]]:
+    """Runs started by the test, killed at its end if still running."""
+    runs: list[Run] = []
+    yield runs
+    for run in runs:
+        run.kill()
+
+
+def mini_messages(pbx: dict[str, Any], login: str) -> list[str]:
+    return [item["message"] for item in pbx["messaging"].get(login, {}).get("miniMessages", [])]
+
+
+def voicemails_from(pbx: dict[str, Any], login: str) -> list[str]:
+    boxes = pbx["messaging"].get(login, {}).get("voicemails", [])
+    return [item["from"]["id"]["phoneNumber"] for item in boxes]
+
+
+@pytest.mark.parametrize("example", FOLDERS, indirect=True)
+def test_each_example_is_a_complete_folder_whose_flows_validate_and_pass_their_tests(example):
+    assert {path.name for path in example.iterdir()} >= {
+        "README.md",
+        "o2g-flows.yaml",
+        "flows",
+        "pbx.yaml",
+        "traffic.yaml",
+    }
+    readme = (example / "README.md").read_text()
+    assert "o2g-flows run --sim-pbx pbx.yaml --traffic traffic.yaml" in readme
+    assert load_traffic(example / "traffic.yaml")
+    checked = o2g_flows(example, "config", "check")
+    assert checked.returncode == 0, checked.stderr
+    assert re.search(r"^flows\s+\['flows'\]\s+\(o2g-flows\.yaml:\d+:\d+\)$", checked.stdout, re.M)
+    validated = o2g_flows(example, "validate", "--strict", "flows/")
+    assert validated.returncode == 0, validated.stdout
+    flow_files = sorted((example / "flows").glob("*.yaml"))
+    assert validated.stdout.strip().endswith(
+        f"{len(flow_files)} flow(s) valid, 0 error(s) in {len(flow_files)} file(s)"
+    )
+    tested = o2g_flows(example, "test", "flows/", "--format", "json")
+    assert tested.returncode == 0, tested.stdout
+    report = json.loads(tested.stdout)
+    assert report["errors"] == [] and report["warnings"] == []
+    assert report["failed"] == 0 and report["passed"] == len(report["tests"]) > 0
+    # every flow of the example carries tests of its own
+    assert {test["flow"] for test in report["tests"]} == set(report["valid"])
+    # the README's figures are these
+    assert f"# {len(flow_files)} flow(s) valid" in readme
+    assert f"# {report['passed']} passed" in readme
+
+
+def test_every_traffic_file_loads():
+    for folder in FOLDERS:
+        steps = load_traffic(EXAMPLES / folder / "traffic.yaml")
+        assert [step.at for step in steps] == sorted(step.at for step in steps)
+        assert {step.kind for step in steps} >= {"call", "hangup"}, folder
+    demo = load_traffic()  # the packaged demo of `o2g-flows run` without --traffic
+    assert {step.kind for step in demo} >= {"call", "answer", "hangup", "logon", "ready"}
+
+
+@pytest.mark.parametrize("example", ["reception"], indirect=True)
+def test_reception_answers_vips_sends_the_unanswered_to_voicemail_and_says_so(example, running):
+    run = Run(example)
+    running.append(run)
+
+    def settled() -> dict[str, Any] | None:
+        pbx = run.pbx()
+        done = (
+            mini_messages(pbx, "alice")
+            and mini_messages(pbx, "reception")
+            and voicemails_from(pbx, "alice")
+            and not pbx["calls"]["calls"]
+        )
+        return pbx if done else None
+
+    pbx = wait_for(settled, 30, "the reception's calls to be over")
+    # the VIP was answered by the flow at the reception's set
+    records = pbx["messaging"]["reception"]["records"]
+    vip = [
+        record
+        for record in records
+        if any(
+            p["identity"]["id"].get("phoneNumber") == "+33140000001" for p in record["participants"]
+        )
+    ]
+    assert [p.get("answered") for p in vip[0]["participants"] if p.get("role") == "CALLEE"] == [
+        True
+    ]
+    # the customer who gave up at the reception is to be called back
+    assert mini_messages(pbx, "reception") == ["Call back +33140000099: hung up while ringing"]
+    # alice's caller went to her voicemail after 6 s, and she is told
+    assert voicemails_from(pbx, "alice") == ["+33612345678"]
+    assert mini_messages(pbx, "alice") == ["Missed call from +33612345678 (voicemail)"]
+    # bob answered his call himself: no message
+    assert mini_messages(pbx, "bob") == []
+    traces = run.get("/traces")
+    by_flow = {(trace["flow"], trace["outcome"]) for trace in traces}
+    assert ("reception-auto-answer", "ended") in by_flow
+    assert ("abandoned-call-alert", "ended") in by_flow
+    assert sorted(
+        trace["states"] for trace in traces if trace["flow"] == "no-answer-to-voicemail"
+    ) == [
+        ["ringing", "answered", "end"],  # the VIP, answered by the flow
+        ["ringing", "answered", "end"],  # bob's caller, answered by bob
+        ["ringing", "end"],  # the customer who gave up
+        ["ringing", "voicemail", "end"],  # alice's caller
+    ]
+    assert run.get("/traces?failed=1") == []
+    text = run.stop()
+    assert "reception-auto-answer[" in text and "answered VIP +33140000001 on 2000" in text
+
+
+def closed_now() -> str:
+    """Opening hours during which the office is closed now, in Paris: one minute on a day
+    that is neither today nor yesterday."""
+    today = datetime.now(ZoneInfo("Europe/Paris"))
+    day = (today + timedelta(days=3)).strftime("%a").lower()
+    return f"{day} 00:00-00:01"
+
+
+@pytest.mark.parametrize("example", ["after-hours"], indirect=True)
+def test_after_hours_closes_the_office_at_start_and_counts_the_night_calls(example, running):
+    hook = free_port()
+    run = Run(example, "--webhook", f"127.0.0.1:{hook}", env=environment(OFFICE_HOURS=closed_now()))
+    running.append(run)
+
+    def settled() -> dict[str, Any] | None:
+        pbx = run.pbx()
+        done = voicemails_from(pbx, "reception") and "traffic  done" in run.text()
+        return pbx if done and not pbx["calls"]["calls"] else None
+
+    pbx = wait_for(settled, 30, "the calls of the night to be over")
+    routing = pbx["routing"]
+    # closed at start: the reception forwarded to its voicemail, the staff on DND
+    assert routing["reception"]["forwardRoutes"] == [{"destinations": [{"type": "VOICEMAIL"}]}]
+    assert routing["alice"]["dndState"] == {"activate": True}
+    assert routing["bob"]["dndState"] == {"activate": True}
+    assert routing["carol"]["dndState"] == {"activate": False}
+    # the reception's caller left a message; alice's was refused by DND
+    assert voicemails_from(pbx, "reception") == ["+33140000099"]
+    assert voicemails_from(pbx, "alice") == []
+    # one call counted for the morning's message, which waits for the opening schedule
+    (counting,) = run.get("/executions?flow=night-calls")
+    assert (counting["key"], counting["state"]) == ("reception", "counting")
+    status = run.get("/status")
+    assert {(item["flow"], item["schedule"]) for item in status["schedules"]} >= {
+        ("after-hours", "closing"),
+        ("after-hours", "opening"),
+        ("night-calls", "opening"),
+    }
+    # the calendar turns carol's DND on over HTTP
+    answer = httpx.post(
+        f"http://127.0.0.1:{hook}/hooks/calendar?wait=10",
+        json={"user": "carol", "busy": True},
+        timeout=15,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["executions"][0]["outcome"] == "ended"
+    assert run.pbx()["routing"]["carol"]["dndState"] == {"activate": True}
+    assert run.get("/traces?failed=1") == []
+    text = run.stop()
+    assert "at start the office is closed" in text
+
+
+@pytest.mark.parametrize("example", ["contact-centre"], indirect=True)
+def test_contact_centre_breaks_agents_after_calls_and_tells_the_supervisor(example, running):
+    run = Run(example)
+    running.append(run)
+
+    def settled() -> dict[str, Any] | None:
+        pbx = run.pbx()
+        states = [pbx["acd"][agent]["state"].get("subState") for agent in ("agent1", "agent2")]
+        done = "traffic  done" in run.text() and states == ["READY", "READY"]
+        return pbx if done and not pbx["calls"]["calls"] else None
+
+    pbx = wait_for(settled, 30, "the agents to be back at work after their last call")
+    assert mini_messages(pbx, "supervisor") == [
+        "+33140000099 waits for more than 3s at 5000",
+        "agent1 answered 2 calls",
+    ]
+    breaks = [trace for trace in run.get("/traces?flow=agent-break-after-call")]
+    # two breaks for agent1 (after each call), one for agent2, each paused then readied
+    assert sorted(trace["key"] for trace in breaks) == ["agent1", "agent1", "agent2"]
+    for trace in breaks:
+        assert (
+            trace["states"] == ["on_break", "back_to_work", "end"] and trace["outcome"] == "ended"
+        )
+        entries = run.get(f"/traces/{trace['id']}")["entries"]
+        actions = [(e["action"], e["ok"]) for e in entries if e["kind"] == "action"]
+        assert actions == [("agent_pause", True), ("agent_ready", True)], entries
+    watched = run.get("/traces?flow=queue-watch")
+    assert [trace["states"] for trace in reversed(watched)] == [
+        ["waiting", "end"],
+        ["waiting", "end"],
+        ["waiting", "alerted", "end"],
+    ]
+    counts = {e["key"]: e["state"] for e in run.get("/executions?flow=count-handled-calls")}
+    assert counts == {"agent1": "counting", "agent2": "counting"}
+    schedules = {item["schedule"] for item in run.get("/status")["schedules"]}
+    assert schedules == {"last-calls", "closing"}
+    assert run.get("/traces?failed=1") == []
+    run.stop()
