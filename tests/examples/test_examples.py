@@ -24,6 +24,7 @@ import pytest
 from support import free_port, wait_for
 
 from o2g_flows.app.traffic import load_traffic
+from o2g_flows.engine.functions import is_holiday
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 FOLDERS = ("reception", "after-hours", "contact-centre")
@@ -192,18 +193,13 @@ def test_reception_answers_vips_sends_the_unanswered_to_voicemail_and_says_so(ex
         return pbx if done else None
 
     pbx = wait_for(settled, 30, "the reception's calls to be over")
-    # the VIP was answered by the flow at the reception's set
-    records = pbx["messaging"]["reception"]["records"]
-    vip = [
-        record
-        for record in records
-        if any(
-            p["identity"]["id"].get("phoneNumber") == "+33140000001" for p in record["participants"]
-        )
+    # the VIP's call was answered at the reception's set (its call log says so)
+    (vip,) = [
+        record["participants"]
+        for record in pbx["messaging"]["reception"]["records"]
+        if {"phoneNumber": "+33140000001"} in [p["identity"]["id"] for p in record["participants"]]
     ]
-    assert [p.get("answered") for p in vip[0]["participants"] if p.get("role") == "CALLEE"] == [
-        True
-    ]
+    assert [p.get("answered") for p in vip if p.get("role") == "CALLEE"] == [True]
     # the customer who gave up at the reception is to be called back
     assert mini_messages(pbx, "reception") == ["Call back +33140000099: hung up while ringing"]
     # alice's caller went to her voicemail after 6 s, and she is told
@@ -280,6 +276,34 @@ def test_after_hours_closes_the_office_at_start_and_counts_the_night_calls(examp
     assert "at start the office is closed" in text
 
 
+@pytest.mark.parametrize("example", ["after-hours"], indirect=True)
+def test_after_hours_opens_the_office_at_start_during_opening_hours(example, running):
+    run = Run(example, "--no-traffic", env=environment(OFFICE_HOURS="mon-sun 00:00-24:00"))
+    running.append(run)
+
+    def fired() -> list[dict[str, Any]] | None:
+        traces = run.get("/traces?flow=after-hours")  # an error object until the engine runs
+        return traces if isinstance(traces, list) and traces else None
+
+    (trace,) = wait_for(fired, 30, "the at-start firing")
+    entries = run.get(f"/traces/{trace['id']}")["entries"]
+    actions = [e for e in entries if e["kind"] == "action" and e["ok"]]
+    done = [(e["action"], e["args"].get("user")) for e in actions if e["action"] != "set"]
+    skipped = [e["action"] for e in entries if e["kind"] == "skip"]
+    if is_holiday(datetime.now(ZoneInfo("Europe/Paris")).date(), "FR"):  # open_at() says no
+        assert ("forward", "reception") in done and skipped == ["cancel_forward", "for_each"]
+    else:
+        assert done == [
+            ("log", None),
+            ("cancel_forward", "reception"),
+            ("for_each", None),
+            ("cancel_dnd", "alice"),
+            ("cancel_dnd", "bob"),
+        ]
+        assert skipped == ["forward", "for_each"]
+    assert "at start the office is open (mon-sun 00:00-24:00)" in run.stop()
+
+
 @pytest.mark.parametrize("example", ["contact-centre"], indirect=True)
 def test_contact_centre_breaks_agents_after_calls_and_tells_the_supervisor(example, running):
     run = Run(example)
@@ -296,7 +320,7 @@ def test_contact_centre_breaks_agents_after_calls_and_tells_the_supervisor(examp
         "+33140000099 waits for more than 3s at 5000",
         "agent1 answered 2 calls",
     ]
-    breaks = [trace for trace in run.get("/traces?flow=agent-break-after-call")]
+    breaks = run.get("/traces?flow=agent-break-after-call")
     # two breaks for agent1 (after each call), one for agent2, each paused then readied
     assert sorted(trace["key"] for trace in breaks) == ["agent1", "agent1", "agent2"]
     for trace in breaks:
