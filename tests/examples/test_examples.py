@@ -6,6 +6,7 @@ SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -341,4 +342,50 @@ def test_contact_centre_breaks_agents_after_calls_and_tells_the_supervisor(examp
     schedules = {item["schedule"] for item in run.get("/status")["schedules"]}
     assert schedules == {"last-calls", "closing"}
     assert run.get("/traces?failed=1") == []
+    run.stop()
+
+
+@pytest.mark.parametrize("example", ["contact-centre"], indirect=True)
+def test_contact_centre_tells_the_supervisor_once_per_caller_in_a_burst(example, running):
+    """Twelve callers at once with no agent logged on: the pilot queues ten (its
+    queue_size) and refuses the others; each queued caller gives exactly one alert and,
+    hanging up, one more."""
+    run = Run(example, "--no-traffic")
+    running.append(run)
+    wait_for(lambda: "subscribed to" in run.text(), 30, "the engine to subscribe")
+    callers = [f"+3314000{n:04d}" for n in range(12)]
+
+    async def all_at_once(requests: list[tuple[str, dict[str, str]]]) -> list[int]:
+        async with httpx.AsyncClient(base_url=run.sim, timeout=10) as http:
+            answers = await asyncio.gather(*(http.post(path, json=body) for path, body in requests))
+        return [answer.status_code for answer in answers]
+
+    calls = [("/sim/calls", {"from": caller, "to": "5000"}) for caller in callers]
+    assert asyncio.run(all_at_once(calls)) == [201] * 12
+
+    def alerted() -> list[str] | None:
+        found = mini_messages(run.pbx(), "supervisor")
+        return found if len(found) == 10 else None
+
+    waiting = sorted(wait_for(alerted, 30, "ten alerts"))
+    queued = [message.split()[0] for message in waiting]
+    assert waiting == [f"{caller} waits for more than 3s at 5000" for caller in queued]
+    assert len(set(queued)) == 10 and set(queued) <= set(callers)
+    pbx = run.pbx()
+    assert len(pbx["calls"]["queues"]["5000"]) == 10 and len(pbx["calls"]["calls"]) == 10
+    hangups = [(f"/sim/externals/{caller}/hangup", {}) for caller in queued]
+    assert asyncio.run(all_at_once(hangups)) == [204] * 10
+
+    def gave_up() -> list[str] | None:
+        found = mini_messages(run.pbx(), "supervisor")[10:]
+        return found if len(found) >= 10 else None
+
+    assert sorted(wait_for(gave_up, 30, "ten callers giving up")) == [
+        f"{caller} hung up in the queue of 5000" for caller in sorted(queued)
+    ]
+    traces = run.get("/traces?flow=queue-watch")
+    assert [trace["states"] for trace in traces] == [
+        ["waiting", "alerted", "abandoned", "end"]
+    ] * 10
+    assert run.get("/executions?flow=queue-watch") == []
     run.stop()
