@@ -18,6 +18,7 @@ state: /var/lib/o2g-flows/state.sqlite   # or postgresql://... shared by several
 status: {listen: "127.0.0.1:8181", token_file: /etc/o2g-flows/status-token}
 webhook: {listen: "127.0.0.1:8765"}   # POST /hooks/NAME, for flows on OnWebhook
 logging: {level: info, format: json}
+simulator: {pbx: pbx.yaml, traffic: traffic.yaml}   # without gateway.url: the embedded one
 ```
 """
 
@@ -84,6 +85,8 @@ _OPTIONS = (
     _Option("webhook", ("webhook", "listen"), "O2G_WEBHOOK", str, _WEBHOOK),
     _Option("webhook_token", ("webhook", "token"), "O2G_FLOWS_WEBHOOK_TOKEN", str, secret=True),
     _Option("webhook_token_file", ("webhook", "token_file"), "O2G_WEBHOOK_TOKEN_FILE", str),
+    _Option("sim_pbx", ("simulator", "pbx"), "O2G_SIM_PBX", str),
+    _Option("traffic", ("simulator", "traffic"), "O2G_TRAFFIC", str),
     _Option(
         "log_level",
         ("logging", "level"),
@@ -123,6 +126,8 @@ class Settings:
     webhook: str = _WEBHOOK
     webhook_token: str | None = None
     webhook_token_file: str | None = None
+    sim_pbx: str | None = None
+    traffic: str | None = None
     log_level: str = "info"
     log_format: str = "text"
     origin: dict[str, str] = field(default_factory=dict)

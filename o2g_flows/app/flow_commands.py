@@ -69,7 +69,8 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--traffic",
         metavar="FILE",
-        help="calls to place on the embedded simulator (YAML, see examples/)",
+        help="calls to place on the embedded simulator (YAML, see examples/; also "
+        "simulator.traffic in the configuration)",
     )
     run.add_argument(
         "--no-traffic", action="store_true", help="place no demo calls on the embedded simulator"
@@ -78,7 +79,9 @@ def register(subparsers: Any) -> None:
         "--sim-port", type=int, default=0, metavar="PORT", help="the embedded simulator's port"
     )
     run.add_argument(
-        "--sim-pbx", metavar="FILE", help="the embedded simulator's PBX file (see o2g-flows sim)"
+        "--sim-pbx",
+        metavar="FILE",
+        help="the embedded simulator's PBX file (see o2g-flows sim; also simulator.pbx)",
     )
     run.add_argument(
         "--duration",
@@ -184,6 +187,8 @@ _SETTING_FLAGS = (
     "timezone",
     "status",
     "webhook",
+    "sim_pbx",
+    "traffic",
 )
 
 
@@ -318,9 +323,16 @@ def _run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             return 2
     args.steps = []
+    if args.server is None and args.sim_pbx is not None:
+        problem = _pbx_problem(args.sim_pbx, settings.origin.get("sim_pbx"))
+        if problem is not None:
+            log.error("%s", problem)
+            return 2
     if args.server is None and not args.no_traffic:
         if args.traffic and not Path(args.traffic).is_file():
-            log.error("--traffic %s: no such file", args.traffic)
+            where = settings.origin.get("traffic", "flag")
+            named = "--traffic" if where == "flag" else f"{where}: simulator.traffic"
+            log.error("%s %s: no such file", named, args.traffic)
             return 1
         try:
             args.steps = load_traffic(args.traffic)
@@ -335,6 +347,22 @@ def _run(args: argparse.Namespace) -> int:
         code, message = _gateway_failure(exc, args)
         log.error("%s", message)
         return code
+
+
+def _pbx_problem(path: str, where: str | None) -> str | None:
+    """Why the embedded simulator's PBX file ``path`` cannot be used, if it cannot."""
+    from ..sim.pbx.config import load_pbx_file
+
+    named = "--sim-pbx" if where in (None, "flag") else f"{where}: simulator.pbx"
+    try:
+        load_pbx_file(path)
+    except FileNotFoundError:
+        return f"{named} {path}: no such file"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{named} {path}: cannot read it ({exc})"
+    except SourceError as exc:
+        return str(exc)
+    return None
 
 
 def _gateway_failure(exc: O2GError, args: argparse.Namespace) -> tuple[int, str]:
