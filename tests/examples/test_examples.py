@@ -63,8 +63,9 @@ def example(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
 
 
 class Run:
-    """``o2g-flows run`` of an example as its README gives it, with the status server on a
-    free port; ``sim`` is the embedded simulator's URL, ``api`` the status server's."""
+    """``o2g-flows run`` of an example as its README gives it (its configuration names the
+    simulated PBX and the traffic), with the status server on a free port; ``sim`` is the
+    embedded simulator's URL, ``api`` the status server's."""
 
     def __init__(self, folder: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.log = folder.parent / f"{folder.name}.log"
@@ -74,10 +75,6 @@ class Run:
             "-m",
             "o2g_flows",
             "run",
-            "--sim-pbx",
-            "pbx.yaml",
-            "--traffic",
-            "traffic.yaml",
             "--status",
             f"127.0.0.1:{port}",
             *extra,
@@ -92,7 +89,7 @@ class Run:
 
     def _simulator(self) -> re.Match[str] | None:
         assert self.process.poll() is None, self.text()
-        return re.search(r"embedded simulator on (\S+)", self.text())
+        return re.search(r"embedded simulator on (\S+) \(pbx\.yaml\)", self.text())
 
     def text(self) -> str:
         return self.log.read_text()
@@ -146,11 +143,12 @@ def test_each_example_is_a_complete_folder_whose_flows_validate_and_pass_their_t
         "traffic.yaml",
     }
     readme = (example / "README.md").read_text()
-    assert "o2g-flows run --sim-pbx pbx.yaml --traffic traffic.yaml" in readme
-    assert load_traffic(example / "traffic.yaml")
+    assert re.search(r"^(OFFICE_HOURS='[^']*' )?o2g-flows run\b", readme, re.M)
     checked = o2g_flows(example, "config", "check")
     assert checked.returncode == 0, checked.stderr
-    assert re.search(r"^flows\s+\['flows'\]\s+\(o2g-flows\.yaml:\d+:\d+\)$", checked.stdout, re.M)
+    for setting, value in (("flows", "['flows']"), ("simulator.pbx", "pbx.yaml")):
+        line = rf"^{setting}\s+{re.escape(value)}\s+\(o2g-flows\.yaml:\d+:\d+\)$"
+        assert re.search(line, checked.stdout, re.M), checked.stdout
     validated = o2g_flows(example, "validate", "--strict", "flows/")
     assert validated.returncode == 0, validated.stdout
     flow_files = sorted((example / "flows").glob("*.yaml"))
@@ -167,6 +165,36 @@ def test_each_example_is_a_complete_folder_whose_flows_validate_and_pass_their_t
     # the README's figures are these
     assert f"# {len(flow_files)} flow(s) valid" in readme
     assert f"# {report['passed']} passed" in readme
+
+
+@pytest.mark.parametrize("example", ["reception"], indirect=True)
+def test_a_broken_pbx_or_traffic_file_is_refused_in_one_line_naming_its_place(example):
+    config = example / "o2g-flows.yaml"
+    config.write_text(config.read_text().replace("pbx: pbx.yaml", "pbx: pbx.yml"))
+    refused = o2g_flows(example, "run", "--no-reload")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert re.search(
+        r"ERROR +o2g-flows\.yaml:\d+:\d+: simulator\.pbx pbx\.yml: no such file$", line
+    )
+    pbx = example / "pbx.yml"
+    pbx.write_text((example / "pbx.yaml").read_text().replace("first_name: Rita", "first: Rita"))
+    refused = o2g_flows(example, "run", "--no-reload")
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert re.search(r"ERROR +pbx\.yml:\d+:\d+: unknown key 'first'", line), line
+    refused = o2g_flows(example, "run", "--no-reload", "--sim-pbx", "pbx.yaml", "--traffic", "t")
+    assert refused.returncode == 1, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert line.endswith("ERROR   --traffic t: no such file")
+    config.write_text(config.read_text().replace("traffic: traffic.yaml", "trafic: traffic.yaml"))
+    refused = o2g_flows(example, "run")
+    assert refused.returncode == 2
+    assert re.fullmatch(
+        r"error: o2g-flows\.yaml:\d+:\d+: unknown setting 'simulator\.trafic' \(did you mean "
+        r"simulator\.traffic\?\)\n",
+        refused.stderr,
+    )
 
 
 def test_every_traffic_file_loads():
