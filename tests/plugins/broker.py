@@ -1,0 +1,78 @@
+"""A throwaway mosquitto broker on a loopback port, started from Debian's binary."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from support import free_port
+
+__all__ = ["Mosquitto"]
+
+
+class Mosquitto:
+    """``mosquitto`` with a configuration of its own (loopback, anonymous, no persistence);
+    ``restart()`` stops it and starts it again on the same port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        binary = shutil.which("mosquitto") or next(
+            (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).is_file()), None
+        )
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed: apt-get install -y mosquitto")
+        self.binary = binary
+        self.port = port or free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="o2g-mqtt-"))
+        self.config = self.folder / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``mqtt://127.0.0.1:PORT``."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> Mosquitto:
+        """Start the broker and wait until it accepts connections."""
+        log = (self.folder / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"mosquitto did not start: {(self.folder / 'mosquitto.log').read_text()}"
+                    ) from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (retained messages are lost)."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop and remove the configuration folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
