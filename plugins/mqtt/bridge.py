@@ -351,11 +351,11 @@ class Bridge:
                 if text == "none":
                     await client.routing.cancel_forward_route(login_name=login)
                 elif text == "voicemail":
-                    route = {"forwardType": "IMMEDIATE", "destinations": [{"type": "VOICEMAIL"}]}
+                    route = {"destinations": [{"type": "VOICEMAIL"}]}  # immediate: no type
                     await client.routing.set_forward_route(route, login_name=login)  # type: ignore[arg-type]
                 elif text in self.config.forward_numbers:
                     destination = {"type": "NUMBER", "number": text}
-                    route = {"forwardType": "IMMEDIATE", "destinations": [destination]}
+                    route = {"destinations": [destination]}
                     await client.routing.set_forward_route(route, login_name=login)  # type: ignore[arg-type]
                 else:
                     choices = ", ".join(["none", "voicemail", *self.config.forward_numbers])

@@ -114,13 +114,15 @@ class Model:
         if route is None or not kind:
             value, attributes = "none", {"type": None, "destination": None}
         elif kind == "VOICEMAIL":
-            value, attributes = "voicemail", {"type": route.get("forwardType"), "destination": None}
+            value = "voicemail"
+            attributes = {"type": route.get("forwardType") or "IMMEDIATE", "destination": None}
         else:
             number = destination.get("number") or destination.get("deviceId") or ""
             value = str(number) or kind.lower()
-            attributes = {"type": route.get("forwardType"), "destination": number or None}
-        self._set(self.topics.user(login, "forward"), value.encode(), changed)
+            kind = route.get("forwardType") or "IMMEDIATE"
+            attributes = {"type": kind, "destination": number or None}
         self._set(self.topics.user(login, "forward/attributes"), _json(attributes), changed)
+        self._set(self.topics.user(login, "forward"), value.encode(), changed)
 
     def agent(self, login: str, state: dict[str, Any], changed: list[str]) -> None:
         """An AgentState: ``logged_off``, or the sub-state lowercased (``wrap_up``...)."""
@@ -141,9 +143,9 @@ class Model:
             value, remote = "on_call", list(user.calls.values())[-1][1]
         else:
             value, remote = "idle", None
-        self._set(self.topics.user(login, "presence"), value.encode(), changed)
-        attributes = {"remote": remote, "calls": len(user.calls)}
+        attributes = {"remote": remote, "calls": len(user.calls)}  # before the state they tell
         self._set(self.topics.user(login, "presence/attributes"), _json(attributes), changed)
+        self._set(self.topics.user(login, "presence"), value.encode(), changed)
 
     def _pilot(self, name: str, event: dict[str, Any], changed: list[str]) -> None:
         pilot = self.pilots.get(str(event.get("pilot")))
