@@ -15,10 +15,11 @@ __all__ = ["Mosquitto"]
 
 
 class Mosquitto:
-    """``mosquitto`` with a configuration of its own (loopback, anonymous, no persistence);
-    ``restart()`` stops it and starts it again on the same port."""
+    """``mosquitto`` with a configuration of its own (loopback, no persistence; anonymous, or
+    only ``users`` with their passwords); ``restart()`` stops it and starts it again on the
+    same port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, users: dict[str, str] | None = None) -> None:
         binary = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).is_file()), None
         )
@@ -28,9 +29,20 @@ class Mosquitto:
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="o2g-mqtt-"))
         self.config = self.folder / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        )
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if users:
+            passwords = self.folder / "passwords"
+            passwords.touch()
+            for name, password in users.items():
+                command = [_passwd_binary(), "-b", str(passwords), name, password]
+                subprocess.run(command, check=True, capture_output=True)
+            # started as root, mosquitto reads it as its own user: throwaway test passwords
+            self.folder.chmod(0o755)
+            passwords.chmod(0o644)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,3 +88,10 @@ class Mosquitto:
         """Stop and remove the configuration folder."""
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _passwd_binary() -> str:
+    found = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not Path(found).is_file():
+        raise RuntimeError("mosquitto_passwd is missing: apt-get install -y mosquitto")
+    return found

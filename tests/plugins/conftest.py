@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from broker import Mosquitto  # noqa: E402
+from broker import Mosquitto
 
-from o2g_flows.client import O2GClient  # noqa: E402
-from o2g_flows.plugins import PluginSettings, Registry, ServiceContext, discover  # noqa: E402
-from o2g_flows.sim import Simulator  # noqa: E402
+from o2g_flows.client import O2GClient
+from o2g_flows.plugins import PluginSettings, Registry, ServiceContext, discover
+from o2g_flows.sim import Simulator
 
 ROOT = Path(__file__).parents[2]
 
@@ -117,10 +117,8 @@ class Hub:
             if left <= 0:
                 raise AssertionError(f"timed out; seen: {[m.topic.value for m in self.messages]}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 0.2))
-            except TimeoutError:
-                pass
         return value
 
     async def publish(self, topic: str, payload: bytes | str) -> None:
