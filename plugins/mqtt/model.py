@@ -1,12 +1,13 @@
 """What the bridge knows of the PBX, kept from O2G events and snapshots, as topic values.
 
 ``Model.apply(event)`` updates the state of the user, agent or pilot the event is about and
-returns the ``(topic, payload)`` pairs whose value changed; ``Model.values`` holds the
+returns the state topics whose value changed; ``Model.values`` holds the
 current payload of every state topic (what a reconnect republishes).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ import orjson
 from .entities import Topics
 
 __all__ = ["Model"]
+
+log = logging.getLogger("o2g_flows.mqtt")
 
 _RINGING = "RINGING_INCOMING"
 
@@ -51,15 +54,25 @@ class Model:
     # -- events ---------------------------------------------------------------------------------
 
     def apply(self, event: dict[str, Any]) -> list[str]:
-        """Take an O2G event into account; the state topics whose payload changed."""
+        """Take an O2G event into account; the state topics whose payload changed. An event
+        of an unexpected shape is logged and skipped."""
+        changed: list[str] = []
+        try:
+            self._apply(event, changed)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            log.warning(
+                "mqtt     %s of an unexpected shape skipped (%r)", event.get("eventName"), exc
+            )
+        return changed
+
+    def _apply(self, event: dict[str, Any], changed: list[str]) -> None:
         name = event.get("eventName")
         login = event.get("loginName")
-        changed: list[str] = []
         if name in ("OnCallCreated", "OnCallModified", "OnCallRemoved"):
             user = self.users.get(login)  # type: ignore[arg-type]
             ref = event.get("callRef")
             if user is None or not isinstance(ref, str):
-                return changed
+                return
             if name == "OnCallRemoved":
                 user.calls.pop(ref, None)
                 previous = None
@@ -85,7 +98,6 @@ class Model:
                 self.agent(login, event.get("state") or {}, changed)  # type: ignore[arg-type]
         elif name in ("OnPilotCallQueued", "OnPilotCallRemoved"):
             self._pilot(name, event, changed)
-        return changed
 
     # -- snapshots ------------------------------------------------------------------------------
 
