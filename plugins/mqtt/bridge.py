@@ -224,7 +224,12 @@ class Bridge:
         selectors = self._selectors(client)
         if not selectors:
             return
-        subscription = await client.subscribe(selectors=selectors)
+        try:
+            subscription = await client.subscribe(selectors=selectors)
+        except O2GError as exc:  # e.g. a user session exposing others: say so, keep MQTT
+            log.error("mqtt     cannot subscribe to the exposed users' events: %s", exc)
+            self.status["o2g_error"] = str(exc)
+            return
         try:
             await self._snapshot(client)
             async for event in client.events(subscription):
