@@ -18,7 +18,7 @@ Prints: the bridge's start (discovery + state of every user: messages and messag
 p50/p99 latency at ``--rate`` calls/s for the bridge and the script and their ratio, and
 the state messages/s each sustains through a burst of ``--burst`` calls (20 at a time;
 the simulator's calls/s bound it: the bridge publishes 8 state messages a call, presence
-and its attributes for both parties, the script 2 to 4, one per event).
+and its attributes for both parties, the script one per O2G event).
 """
 
 from __future__ import annotations

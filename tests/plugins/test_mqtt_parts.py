@@ -111,3 +111,12 @@ def test_without_aiomqtt_the_plugin_fails_to_load_with_one_clear_line():
     lines = out.stdout.splitlines()
     assert len(lines) == 2 and lines[1] == "[]"
     assert "the mqtt plugin needs aiomqtt: pip install 'o2g-flows[mqtt]'" in lines[0]
+
+
+async def test_the_home_assistant_example_flows_load_and_pass_their_tests(registry):
+    from o2g_flows.engine import load_flows, run_tests
+
+    loaded = load_flows([ROOT / "examples" / "home-assistant" / "flows"], registry)
+    assert loaded.ok and not loaded.warnings, loaded.report()
+    results = await run_tests(loaded.flows, registry)
+    assert len(results) == 4 and all(r.passed for r in results), [r.report() for r in results]
