@@ -11,15 +11,20 @@ from pathlib import Path
 
 from support import free_port
 
+from o2g_flows.sim.tls import make_self_signed
+
 __all__ = ["Mosquitto"]
 
 
 class Mosquitto:
     """``mosquitto`` with a configuration of its own (loopback, no persistence; anonymous, or
-    only ``users`` with their passwords); ``restart()`` stops it and starts it again on the
-    same port."""
+    only ``users`` with their passwords; with ``tls`` a second listener on ``tls_port``
+    whose certificate is ``ca``); ``restart()`` stops it and starts it again on the same
+    port."""
 
-    def __init__(self, port: int | None = None, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, users: dict[str, str] | None = None, tls: bool = False
+    ) -> None:
         binary = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).is_file()), None
         )
@@ -42,6 +47,18 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {passwords}"]
         else:
             lines.append("allow_anonymous true")
+        self.tls_port: int | None = None
+        self.ca: Path | None = None
+        if tls:  # a second listener, TLS with a self-signed certificate (its own CA)
+            self.tls_port = free_port()
+            self.ca, key = make_self_signed(self.folder)
+            self.folder.chmod(0o755)
+            key.chmod(0o644)  # read by mosquitto's own user when started as root
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"certfile {self.ca}",
+                f"keyfile {key}",
+            ]
         self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -8,6 +8,7 @@ import re
 
 import orjson
 import pytest
+from broker import Mosquitto
 
 from o2g_flows.client import O2GClient
 
@@ -297,3 +298,25 @@ async def test_messages_on_subscribed_topics_become_flow_events(bridge, hub_at, 
     assert first["eventName"] == "MqttMessage" and first["topic"] == "home/front/doorbell"
     assert first["filter"] == "home/+/doorbell" and first["payload"] == {"pressed": True}
     assert second["payload"] == "not json {" and second["text"] == "not json {"
+
+
+async def test_over_tls_the_broker_certificate_is_verified_against_the_configured_ca(
+    bridge, hub_at
+):
+    broker = Mosquitto(tls=True).start()
+    try:
+        tls_url = f"mqtts://127.0.0.1:{broker.tls_port}"
+        async with hub_at(broker.url, "o2g/#") as hub:  # the hub on the plain listener
+            ctx = await bridge(url=tls_url, users=["alice"], ca=str(broker.ca))
+            await hub.until(lambda: hub.last(f"{ALICE}/presence") == b"idle")
+            assert ctx.status["connected"] is True and ctx.status["broker"] == tls_url
+        # without the CA (the system's), the self-signed certificate is refused
+        other = await bridge(url=tls_url, users=["bob"], base_topic="other", max_backoff=0.2)
+        for _ in range(200):
+            if other.status.get("error"):
+                break
+            await asyncio.sleep(0.05)
+        assert other.status["connected"] is False
+        assert "certificate" in other.status["error"].lower()
+    finally:
+        broker.close()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import aiomqtt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +121,26 @@ async def test_the_home_assistant_example_flows_load_and_pass_their_tests(regist
     assert loaded.ok and not loaded.warnings, loaded.report()
     results = await run_tests(loaded.flows, registry)
     assert len(results) == 4 and all(r.passed for r in results), [r.report() for r in results]
+
+
+def test_plugin_settings_sections_are_kept_with_their_place_and_bad_ones_located(tmp_path):
+    from o2g_flows.app.config import ConfigError, load_settings
+
+    good = tmp_path / "good.yaml"
+    good.write_text("flows: [x]\nplugin_settings:\n  mqtt:\n    url: mqtt://h\n    users: [a]\n")
+    section = load_settings(good, {}, environ={}).plugin_settings["mqtt"]
+    assert section.values == {"url": "mqtt://h", "users": ["a"]}
+    assert section.where("users", 0) == f"{good}:5:13"
+    assert section.where("url") == f"{good}:4:10"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("plugin_settings:\n  mqtt: [1, 2]\n  other: {}\n")
+    with pytest.raises(ConfigError) as bad_section:
+        load_settings(bad, {}, environ={})
+    assert bad_section.value.errors == [
+        f"{bad}:2:9: plugin_settings.mqtt must be a mapping of settings"
+    ]
+    worse = tmp_path / "worse.yaml"
+    worse.write_text("plugin_setings: {}\n")
+    with pytest.raises(ConfigError) as misspelt:
+        load_settings(worse, {}, environ={})
+    assert "did you mean plugin_settings?" in misspelt.value.errors[0]
