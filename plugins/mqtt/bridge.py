@@ -297,7 +297,7 @@ class Bridge:
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if topic.endswith("/set") and topic.startswith(self.topics.base + "/"):
-            task = asyncio.create_task(self._command(topic, payload))
+            task = asyncio.create_task(self._command(topic, payload, bool(message.retain)))
             self._commands.add(task)
             task.add_done_callback(self._commands.discard)
         for topic_filter in self.config.subscribe:
@@ -325,11 +325,13 @@ class Bridge:
             }
         )
 
-    async def _command(self, topic: str, payload: bytes) -> None:
+    async def _command(self, topic: str, payload: bytes, retained: bool) -> None:
         self.status["commands"] += 1
         levels = topic[len(self.topics.base) + 1 :].split("/")
         text = payload.decode("utf-8", errors="replace").strip()
         try:
+            if retained:  # it would be carried out again at every reconnection
+                raise _Refused("a retained command is ignored: publish commands without retain")
             await self._carry_out(levels, text)
         except _Refused as exc:
             await self._refuse(topic, text, str(exc))

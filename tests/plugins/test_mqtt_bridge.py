@@ -197,6 +197,19 @@ async def test_a_malformed_command_is_refused_on_the_error_topic_and_logged(
     assert "mallory" not in routing
 
 
+async def test_a_retained_command_is_refused_not_replayed_at_each_connection(
+    bridge, hub_at, mqtt_url, control
+):
+    async with hub_at(mqtt_url, "o2g/#") as hub:
+        await hub.client.publish(f"{ALICE}/dnd/set", b"ON", qos=1, retain=True)
+        await bridge(url=mqtt_url, users=["alice"])
+        error = orjson.loads(await hub.until(lambda: hub.last("o2g/error")))
+        assert error["error"].startswith("a retained command is ignored")
+        await hub.client.publish(f"{ALICE}/dnd/set", b"", qos=1, retain=True)  # cleared
+    routing = (await control.get("/sim/state")).json()["routing"]["alice"]
+    assert routing["dndState"] == {"activate": False}
+
+
 async def test_a_huge_command_payload_is_refused_and_shortened_in_the_error(
     bridge, hub_at, mqtt_url
 ):

@@ -58,6 +58,9 @@ async def test_a_flow_triggered_by_a_message_publishes_an_answer_and_the_hub_dri
     host, port = address(mqtt_url)
     try:
         wait_for(lambda: "mqtt     connected to" in log.read_text(), 30, "the bridge to connect")
+        process.send_signal(signal.SIGHUP)  # reloaded plugins still publish with the bridge
+        wait_for(lambda: "SIGHUP: reloading" in log.read_text(), 30, "the reload")
+        await asyncio.sleep(1)  # the plugins loaded again (quietly when nothing changed)
         async with aiomqtt.Client(host, port) as hub:
             await hub.subscribe("o2g/#")
             await hub.publish("o2g/ask/presence", b'{"user": "alice"}', qos=1)
