@@ -3,8 +3,8 @@
 A plugin is a Python module in a ``plugins/`` folder, or an installed package advertising
 an entry point in the group ``o2g_flows.plugins``. It exposes ``register(registry)``, and
 through the ``Registry`` adds actions (validated at flow load like the built-in ones),
-JMESPath functions and event sources. A plugin that fails to import or register is
-reported and skipped; the others load.
+JMESPath functions, event sources and services. A plugin that fails to import or register
+is reported and skipped; the others load.
 
     from o2g_flows.plugins import Param
 
@@ -12,6 +12,24 @@ reported and skipped; the others load.
         @registry.action("page", Param("text", required=True))
         async def page(ctx, args):
             await ctx.gateway.http("POST", "https://pager.example/send", json=args)
+
+A service is a task that runs beside the engine while it is active (not in offline tests),
+when the configuration file has its section, ``plugin_settings: {NAME: {...}}``. It gets a
+``ServiceContext``: the shared O2G client (``ctx.client``: its own subscriptions, commands),
+its section (``ctx.settings.values``, ``ctx.settings.where(key)`` for located errors),
+``ctx.emit(event)`` to trigger flows, and ``ctx.status``, a mapping it keeps current that
+the status API shows under ``services``. ``check`` validates the section before the run
+starts (each problem one located line, exit status 2). Services start with the run; a
+plugin reload (SIGHUP, an edit) does not restart them.
+
+        def check(settings):
+            return [] if "url" in settings.values else [f"{settings.where()}: url is missing"]
+
+        @registry.service("pager", check=check)
+        async def pager(ctx):
+            subscription = await ctx.client.subscribe(["OnCallCreated"], "*")
+            async for event in ctx.client.events(subscription):
+                ctx.status["seen"] = ctx.status.get("seen", 0) + 1
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine.actions import ActionContext, Param
-from .engine.registry import EventSource, Registry
+from .engine.registry import EventSource, PluginSettings, Registry, Service, ServiceContext
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -33,7 +51,10 @@ __all__ = [
     "EventSource",
     "Param",
     "PluginError",
+    "PluginSettings",
     "Registry",
+    "Service",
+    "ServiceContext",
     "discover",
 ]
 
@@ -116,6 +137,7 @@ def _register(
         registry.functions.copy(),
         dict(registry.sources),
         set(registry.events),
+        services=dict(registry.services),
     )
     try:
         register(scratch)
@@ -126,4 +148,5 @@ def _register(
     registry.functions = scratch.functions
     registry.sources = scratch.sources
     registry.events = scratch.events
+    registry.services = scratch.services
     registry.plugins.append(label)

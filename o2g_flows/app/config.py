@@ -19,6 +19,8 @@ status: {listen: "127.0.0.1:8181", token_file: /etc/o2g-flows/status-token}
 webhook: {listen: "127.0.0.1:8765"}   # POST /hooks/NAME, for flows on OnWebhook
 logging: {level: info, format: json}
 simulator: {pbx: pbx.yaml, traffic: traffic.yaml}   # without gateway.url: the embedded one
+plugin_settings:                      # one section per plugin service, checked by the plugin
+  mqtt: {url: "mqtt://127.0.0.1:1883", users: [alice]}
 ```
 """
 
@@ -35,6 +37,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from .._yaml import Location, SourceError, key_location, load_yaml, location_of
 from ..engine import webhook
+from ..engine.registry import PluginSettings
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "Settings", "load_settings"]
 
@@ -100,6 +103,7 @@ _OPTIONS = (
     ),
 )
 _SECTIONS = {option.path[0] for option in _OPTIONS if len(option.path) > 1}
+_PLUGIN_SETTINGS = "plugin_settings"
 
 
 @dataclass
@@ -130,6 +134,7 @@ class Settings:
     traffic: str | None = None
     log_level: str = "info"
     log_format: str = "text"
+    plugin_settings: dict[str, PluginSettings] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
 
     def secret(self, name: str) -> str | None:
@@ -152,6 +157,9 @@ class Settings:
             shown = "***" if option.secret and value is not None else value
             origin = self.origin.get(option.name, "default")
             lines.append(f"{'.'.join(option.path):<22} {shown!s:<40} ({origin})")
+        for name, section in sorted(self.plugin_settings.items()):
+            keys = ", ".join(map(str, section.values)) or "(empty)"  # values may hold secrets
+            lines.append(f"{'plugin_settings.' + name:<22} {keys:<40} ({section.where()})")
         return "\n".join(lines)
 
 
@@ -201,11 +209,32 @@ def _apply_file(settings: Settings, path: Path, errors: list[str]) -> None:
     known = {option.path: option for option in _OPTIONS}
     for key in data:
         value = data[key]
-        if key in _SECTIONS and isinstance(value, CommentedMap):
+        if key == _PLUGIN_SETTINGS:
+            _apply_plugin_settings(settings, path, data, errors)
+        elif key in _SECTIONS and isinstance(value, CommentedMap):
             for sub in value:
                 _apply_value(settings, path, value, sub, (key, sub), known, errors)
         else:
             _apply_value(settings, path, data, key, (key,), known, errors)
+
+
+def _apply_plugin_settings(
+    settings: Settings, path: Path, data: CommentedMap, errors: list[str]
+) -> None:
+    """``plugin_settings: {NAME: {...}}``: each section kept as written, for its plugin."""
+    sections = data[_PLUGIN_SETTINGS]
+    if not isinstance(sections, CommentedMap):
+        where = location_of(data, path, _PLUGIN_SETTINGS)
+        errors.append(f"{where}: plugin_settings must be a mapping of plugin names to sections")
+        return
+    for name in sections:
+        section = sections[name]
+        if not isinstance(name, str) or not isinstance(section, CommentedMap):
+            where = location_of(sections, path, name)
+            errors.append(f"{where}: plugin_settings.{name} must be a mapping of settings")
+            continue
+        settings.plugin_settings[name] = PluginSettings(name, section, str(path))
+    settings.origin["plugin_settings"] = str(location_of(data, path, _PLUGIN_SETTINGS))
 
 
 def _apply_value(
@@ -220,6 +249,7 @@ def _apply_value(
     option = known.get(where)  # type: ignore[arg-type]
     if option is None:
         names = [".".join(candidate) for candidate in known] + sorted(_SECTIONS)
+        names.append(_PLUGIN_SETTINGS)
         close = get_close_matches(".".join(map(str, where)), names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         name = ".".join(map(str, where))

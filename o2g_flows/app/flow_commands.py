@@ -308,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         setattr(args, name, getattr(settings, name))
     args.paths, args.password, args.status_token = settings.paths, password, status_token
     args.plugins = settings.plugins or None
+    args.plugin_settings = settings.plugin_settings
     registry, result = _load(args)
     for error in result.errors:
         log.error("%s", error)

@@ -17,7 +17,7 @@ from ..engine.gateway import LiveGateway
 from ..engine.live import LiveRun
 from ..engine.model import Flow
 from ..engine.observer import LogObserver
-from ..engine.registry import Registry
+from ..engine.registry import PluginSettings, Registry, ServiceContext
 from ..engine.reload import FlowWatcher
 from ..engine.runtime import Engine
 from ..engine.store import (
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .metrics import Metrics
     from .status import StatusBoard
 
-__all__ = ["run_flows"]
+__all__ = ["check_plugin_settings", "run_flows"]
 
 log = logging.getLogger("o2g_flows.engine")
 
@@ -52,6 +52,11 @@ async def run_flows(args: argparse.Namespace, registry: Registry, flows: list[Fl
     On a shared (PostgreSQL) store the instance waits as standby until it holds the lease,
     and goes back to waiting when another instance takes the lease over.
     """
+    problems = check_plugin_settings(registry, getattr(args, "plugin_settings", {}))
+    for problem in problems:
+        log.error("%s", problem)
+    if problems:
+        return 2
     address = None
     if args.status:
         address = _status_address(args.status, args.status_token)
@@ -178,12 +183,19 @@ async def _serve(
         if metrics is not None:
             metrics.watch_client(client)
             metrics.watch_reloads(watcher)
+        contexts = [
+            ServiceContext(name, client, section, engine.emit)
+            for name, section in getattr(args, "plugin_settings", {}).items()
+            if name in registry.services
+        ]
         if board is not None:
             board.engine, board.watcher, board.metrics = engine, watcher, metrics
+            board.services = {context.name: context.status for context in contexts}
             stack.callback(_standing_by, board)
         ready = asyncio.Event()
         running = asyncio.create_task(live_run.run(ready, restored))
         tasks = [running, asyncio.create_task(_reload_on_hangup(watcher))]
+        tasks += [asyncio.create_task(_service(registry, context, ready)) for context in contexts]
         if args.reload:
             tasks.append(asyncio.create_task(watcher.run()))
         if sim is not None and args.steps:
@@ -201,6 +213,32 @@ async def _serve(
                     await task
         _summary(engine, args.show_traces)
     return 0
+
+
+def check_plugin_settings(registry: Registry, sections: dict[str, PluginSettings]) -> list[str]:
+    """What is wrong with the ``plugin_settings`` sections: a section no loaded plugin runs,
+    and each service's own ``check``; one located line each."""
+    problems = []
+    for name, section in sections.items():
+        service = registry.services.get(name)
+        if service is None:
+            known = ", ".join(sorted(registry.services)) or "none loaded"
+            problems.append(f"{section.where()}: no plugin service named {name!r} ({known})")
+        elif service.check is not None:
+            problems.extend(service.check(section))
+    return problems
+
+
+async def _service(registry: Registry, context: ServiceContext, ready: asyncio.Event) -> None:
+    """Run a plugin service once the engine is subscribed; a failure is logged, not fatal."""
+    await ready.wait()
+    try:
+        await registry.services[context.name].run(context)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("service %s stopped", context.name)
+        context.status["stopped"] = "failed (see the log)"
 
 
 def _echo(engine: Engine, metrics: Metrics | None) -> Callable[[dict[str, Any]], None]:
@@ -252,6 +290,7 @@ async def _serve_status(
 def _standing_by(board: StatusBoard) -> None:
     """The engine stopped (or stepped down): the status server shows no engine."""
     board.engine = board.watcher = board.metrics = None
+    board.services = {}
 
 
 async def _reload_on_hangup(watcher: FlowWatcher) -> None:

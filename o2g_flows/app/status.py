@@ -6,7 +6,7 @@
 | request | answer |
 |---|---|
 | ``GET /`` | the status page (one HTML file, no build step, no CDN) |
-| ``GET /api/status`` | flows loaded and broken files, counts, upcoming schedules |
+| ``GET /api/status`` | flows, broken files, counts, upcoming schedules, plugin services |
 | ``GET /api/executions[?flow=NAME]`` | live executions: state, key, age, timer deadlines |
 | ``GET /api/executions/{id}`` | one live execution with its trace (404 once it ended) |
 | ``GET /api/traces[?flow=NAME&failed=1&limit=N]`` | finished executions, newest first |
@@ -23,7 +23,7 @@ Nothing served holds a password, token or session cookie.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -48,6 +48,7 @@ class StatusBoard:
     watcher: FlowWatcher | None = None
     metrics: Metrics | None = None
     store: Store | None = None
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _BOARD = web.AppKey("board", StatusBoard)
@@ -177,6 +178,7 @@ async def _status(request: web.Request) -> web.Response:
                 for flow, name, due in engine.schedules.upcoming()
             ],
             "store": _store_view(engine.store),
+            "services": board.services,
         }
     )
 

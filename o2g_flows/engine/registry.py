@@ -1,4 +1,5 @@
-"""The registry of what flows can use: actions, JMESPath functions, event sources, events.
+"""The registry of what flows can use: actions, JMESPath functions, event sources, events,
+and the services plugins run beside the engine.
 
 Built-in actions and functions are registered from the start; plugins
 (``o2g_flows.plugins``) add theirs.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._yaml import location_of
 from .actions import BUILTIN_ACTIONS, ActionContext, ActionSpec, Param
 from .functions import BUILTIN_FUNCTIONS, FunctionSpec, FunctionTable
 
-__all__ = ["Emit", "EventSource", "Registry"]
+if TYPE_CHECKING:
+    from ..client import O2GClient
+
+__all__ = ["Emit", "EventSource", "PluginSettings", "Registry", "Service", "ServiceContext"]
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -28,6 +33,64 @@ class EventSource:
     doc: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PluginSettings:
+    """A plugin's section of the configuration file (``plugin_settings: {NAME: {...}}``).
+
+    ``values`` is the section as read (a mapping); ``where(key, ...)`` says where a value
+    is written, ``file:line:col`` (``plugin_settings.NAME.key`` when it came from no file).
+    """
+
+    name: str
+    values: dict[str, Any]
+    file: str | None = None
+
+    def where(self, *keys: str | int) -> str:
+        """The location of ``values[keys[0]][keys[1]]...`` (or of the section itself)."""
+        node: Any = self.values
+        parent: Any = None
+        key: Any = None
+        for part in keys:
+            if not isinstance(node, dict | list):
+                break
+            try:
+                child = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            parent, key, node = node, part, child
+        if self.file is None:
+            return ".".join(["plugin_settings", self.name, *map(str, keys)])
+        if parent is None:
+            return str(location_of(self.values, self.file))
+        return str(location_of(parent, self.file, key))
+
+
+@dataclass
+class ServiceContext:
+    """What a running service reaches: the shared O2G client, its configuration section,
+    ``emit`` (an event for the flows) and ``status`` (a mapping it keeps current, shown
+    under ``services.NAME`` by the status API)."""
+
+    name: str
+    client: O2GClient
+    settings: PluginSettings
+    emit: Emit
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A plugin's long-running task beside the engine: ``run(ctx)`` is awaited while the
+    engine is active, when the configuration has a ``plugin_settings`` section named
+    ``name``. ``check(settings)`` lists what is wrong with that section (located), before
+    the run starts."""
+
+    name: str
+    run: Callable[[ServiceContext], Awaitable[None]]
+    check: Callable[[PluginSettings], list[str]] | None = None
+    doc: str = ""
+
+
 @dataclass
 class Registry:
     """Everything flows can use: actions, JMESPath functions, event sources and events."""
@@ -37,6 +100,7 @@ class Registry:
     sources: dict[str, EventSource] = field(default_factory=dict)
     events: set[str] = field(default_factory=set)
     plugins: list[str] = field(default_factory=list)
+    services: dict[str, Service] = field(default_factory=dict)
 
     @classmethod
     def builtin(cls) -> Registry:
@@ -111,3 +175,21 @@ class Registry:
     def event(self, *names: str) -> None:
         """Declare event names flows may match (for events a plugin emits by other means)."""
         self.events.update(names)
+
+    def service(
+        self,
+        name: str,
+        *,
+        check: Callable[[PluginSettings], list[str]] | None = None,
+        doc: str = "",
+    ) -> Callable[[Callable[[ServiceContext], Awaitable[None]]], Any]:
+        """Decorator registering ``async def run(ctx)`` as the service ``name`` (configured
+        by ``plugin_settings.NAME``; ``check`` validates that section)."""
+
+        def decorate(run: Callable[[ServiceContext], Awaitable[None]]) -> Any:
+            if name in self.services:
+                raise ValueError(f"service {name!r} is already defined")
+            self.services[name] = Service(name, run, check, doc or (run.__doc__ or "").strip())
+            return run
+
+        return decorate
