@@ -1,7 +1,8 @@
 """Subscriptions and the chunk channel, read as an async iterator of event dicts.
 
 The channel is one endless HTTP answer of newline-delimited JSON. Each line is
-parsed once with ``orjson.loads`` and the dict is yielded as is. Channel notices
+parsed once with ``orjson.loads``, when the consumer asks for the next event, and
+the dict is yielded as is. Channel notices
 (``OnChannelInformation``: "Chunk started", keepalives) are consumed. When the
 channel drops, the stream reconnects with capped exponential backoff and jitter;
 the gateway keeps the subscription's queued events meanwhile, so nothing queued
@@ -200,7 +201,7 @@ class EventStream:
         self._registry.add(self)
         try:
             connection, subscription = self._connection, self.subscription
-            http = connection.http
+            http, loads = connection.http, orjson.loads
             attempt = 0
             while subscription.active and not (connection.closed or self._closing):
                 if not subscription.is_current(connection):
@@ -211,6 +212,7 @@ class EventStream:
                     attempt = 0
                     if sink is not None:
                         _record_line(sink, orjson.dumps(gap))
+                        sink.flush()
                     self.gaps += 1
                     yield gap
                 failed_to_connect = False
@@ -231,12 +233,26 @@ class EventStream:
                             subscription.lost = True
                             attempt = 0  # the gateway answers again: subscribe at once
                             continue
-                        decoder = _Decoder(sink)
+                        # Each line is decoded when the consumer asks for the next event:
+                        # an event lives as long as the consumer keeps it, not a chunk's
+                        # worth of them, and the garbage collector seldom has work.
+                        lines = _Lines()
                         async for chunk in response.aiter_bytes():
-                            for event in decoder.feed(chunk):
+                            for line in lines.feed(chunk):
+                                try:
+                                    event = loads(line)
+                                    name = event["eventName"]
+                                except (ValueError, TypeError, KeyError):
+                                    _malformed(line)
+                                    continue
+                                if name == _CHANNEL_INFORMATION:
+                                    attempt = 0  # the channel works: backoff starts again
+                                    continue
+                                if sink is not None:
+                                    _record_line(sink, line)
                                 yield event
-                            if decoder.started:
-                                attempt = 0
+                            if sink is not None:
+                                sink.flush()
                     log.info("event channel of %s ended; reconnecting", subscription.id)
                 except httpx.TransportError as exc:
                     if connection.closed or self._closing:
@@ -302,62 +318,32 @@ class EventStream:
             log.warning("failover did not succeed yet: %s", exc)
 
 
-class _Decoder:
-    """Cuts the channel's bytes into lines and each line into one event dict.
+class _Lines:
+    """Cuts the channel's bytes into lines; a partial last line waits for the next chunk."""
 
-    Channel notices are consumed; a malformed line (bad JSON or bad UTF-8) is logged
-    with its content and skipped; yielded lines go to the recorder as received.
-    """
+    __slots__ = ("_pending",)
 
-    __slots__ = ("_pending", "_sink", "started")
-
-    def __init__(self, sink: IO[bytes] | None) -> None:
+    def __init__(self) -> None:
         self._pending = b""
-        self._sink = sink
-        self.started = False  # the channel sent its first notice
 
-    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        """The events of the lines ``chunk`` completes (a partial last line waits)."""
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` completes, without their ``\\n`` (a ``\\r`` stays)."""
         if self._pending:
             chunk = self._pending + chunk
         complete, newline, pending = chunk.rpartition(b"\n")
-        if not newline:
-            self._pending = pending
-            if len(pending) > _MAX_LINE:
-                log.warning("event line over %d bytes dropped: %r...", _MAX_LINE, pending[:200])
-                self._pending = b""
-            return []
+        if len(pending) > _MAX_LINE:
+            log.warning("event line over %d bytes dropped: %r...", _MAX_LINE, pending[:200])
+            pending = b""
         self._pending = pending
-        sink = self._sink
-        events = []
-        recorded: list[bytes] = []
-        for line in complete.split(b"\n"):
-            try:
-                event = _loads(line)
-                name = event["eventName"]
-            except (ValueError, TypeError, KeyError):
-                if line.strip():
-                    log.warning(
-                        "malformed event line skipped: %r", line[:1000].decode("utf-8", "replace")
-                    )
-                continue
-            if name == _CHANNEL_INFORMATION:
-                self.started = True
-                continue
-            events.append(event)
-            if sink is not None:
-                recorded.append(line)
-        if sink is not None and recorded:
-            _record_line(sink, *recorded)
-        return events
+        return complete.split(b"\n") if newline else []
 
 
-_loads = orjson.loads
+def _malformed(line: bytes) -> None:
+    """Log a line that is not an event (bad JSON, bad UTF-8, no ``eventName``), unless blank."""
+    if line.strip():
+        log.warning("malformed event line skipped: %r", line[:1000].decode("utf-8", "replace"))
 
 
-def _record_line(sink: IO[bytes], *lines: bytes) -> None:
-    """Write event lines as ``{"receivedAt": epoch, "event": <line as received>}``."""
-    stamp = b'{"receivedAt":%.3f,"event":' % time.time()
-    for line in lines:
-        sink.write(stamp + line.rstrip(b"\r") + b"}\n")
-    sink.flush()
+def _record_line(sink: IO[bytes], line: bytes) -> None:
+    """Write an event line as ``{"receivedAt": epoch, "event": <line as received>}``."""
+    sink.write(b'{"receivedAt":%.3f,"event":%b}\n' % (time.time(), line.rstrip(b"\r")))
