@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import logging
 import time
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from o2g_flows.client import GAP_EVENT, NotAllowedError
-from o2g_flows.client.events import build_filter
+from o2g_flows.client.events import _Lines, build_filter
 from o2g_flows.sim import Simulator
 
 
@@ -207,3 +211,85 @@ async def test_a_supervisor_follows_calls_waiting_at_its_pilot(connect, control,
     await control.post("/sim/externals/+33140000099/hangup", {"callRef": call_ref})
     removed = await events.next()
     assert (removed["eventName"], removed["cause"]) == ("OnPilotCallRemoved", "ABANDONED")
+
+
+# -- lazy decoding: one line at a time, whatever the chunk boundaries ---------------------------
+
+NOTICE_NAME = "OnChannelInformation"
+NOTICE = b'{"eventName":"OnChannelInformation","text":"Chunk started"}'
+#: Lines a channel may carry: events, notices, keepalive blanks, CRLF ends, garbage.
+channel_line = st.one_of(
+    st.builds(
+        lambda n, text: orjson.dumps({"eventName": "OnUserStateModified", "n": n, "t": text}),
+        st.integers(0, 10**6),
+        st.text(max_size=30),
+    ),
+    st.just(NOTICE),
+    st.sampled_from([b"", b"\r", b"[1, 2]", b'{"no":"name"}', b"not json", b"\xff\xfe", b"7"]),
+    st.binary(max_size=40).filter(lambda line: b"\n" not in line),
+)
+#: The same, some ending in CRLF.
+channel_line = st.builds(lambda line, crlf: line + b"\r" * crlf, channel_line, st.booleans())
+
+
+def cut(data: bytes, positions: list[int]) -> list[bytes]:
+    """``data`` in chunks cut at ``positions`` (any order, repeats allowed)."""
+    points = sorted({0, len(data), *(p % (len(data) + 1) for p in positions)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def expected_events(lines: list[bytes]) -> list[dict]:
+    """What the stream yields for these lines: each decoded alone, notices and junk dropped."""
+    events = []
+    for line in lines:
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("eventName", NOTICE_NAME) != NOTICE_NAME:
+            events.append(event)
+    return events
+
+
+@given(st.lists(channel_line, max_size=30), st.lists(st.integers(0, 10**4), max_size=12))
+def test_lines_come_out_whole_at_any_chunk_boundary(lines: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(line + b"\n" for line in lines) + b'{"eventName":"partial'
+    splitter = _Lines()
+    out = [line for chunk in cut(data, cuts) for line in splitter.feed(chunk)]
+    assert out == lines
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(channel_line, min_size=1, max_size=25), st.lists(st.integers(0, 10**4)))
+async def test_stream_yields_the_same_events_whatever_the_chunks(
+    connect, fake_gateway, lines: list[bytes], cuts: list[int]
+) -> None:
+    data = NOTICE + b"\n" + b"".join(line + b"\n" for line in lines)
+    fake_gateway.channel = cut(data, cuts)
+    wanted = expected_events(lines)
+    o2g = await connect("alice", "x", url=fake_gateway.url)
+    sink = io.BytesIO()
+    stream = o2g.events(await o2g.subscribe(["telephony"]), record=sink)
+    events = aiter(stream)
+    got = [await asyncio.wait_for(anext(events), 10) for _ in wanted]
+    await stream.aclose()
+    await o2g.close()
+    assert got == wanted
+    recorded = [orjson.loads(line)["event"] for line in sink.getvalue().splitlines()]
+    assert recorded == wanted
+
+
+async def test_events_are_decoded_one_at_a_time_as_asked(connect, fake_gateway) -> None:
+    """Three events in one chunk: a consumer that stops after the first decoded only it."""
+    fake_gateway.channel = [
+        NOTICE + b"\n" + b"".join(json.dumps(busy("alice", n)).encode() + b"\n" for n in range(3))
+    ]
+    o2g = await connect("alice", "x", url=fake_gateway.url)
+    sink = io.BytesIO()
+    async with o2g.events(await o2g.subscribe(["telephony"]), record=sink) as stream:
+        first = await asyncio.wait_for(anext(aiter(stream)), 10)
+        assert first == busy("alice", 0)
+        assert sink.getvalue().count(b"\n") == 1  # the others are still undecoded lines
+    assert sink.getvalue().count(b"\n") == 1
