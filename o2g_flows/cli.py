@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from importlib import metadata
+from typing import Any, NoReturn
 
 from .app.console import setup_console
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="o2g-flows", description="Automation flows for Alcatel-Lucent Enterprise O2G."
     )
     _logging_options(parser, argparse.SUPPRESS)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -49,7 +49,20 @@ def _logging_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up (importlib.metadata) only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
+
+
 def _version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("o2g-flows")
     except metadata.PackageNotFoundError:  # running from a source tree that is not installed

@@ -12,12 +12,10 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from ..engine.trace import format_trace
-from .config import DEFAULT_CONFIG, ConfigError, load_settings
+if TYPE_CHECKING:  # each command imports what it uses when it runs
+    import httpx
 
 __all__ = ["DEFAULT_STATUS", "register"]
 
@@ -38,7 +36,7 @@ def register(subparsers: Any) -> None:
     check = actions.add_parser(
         "check", help="print the effective settings (secrets masked) and where each comes from"
     )
-    check.add_argument("--config", metavar="FILE", help=f"configuration file ({DEFAULT_CONFIG})")
+    check.add_argument("--config", metavar="FILE", help="configuration file (o2g-flows.yaml)")
     check.set_defaults(handler=_config_check)
 
     status = subparsers.add_parser("status", help="what a running engine is doing")
@@ -87,6 +85,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_settings
+
     try:
         settings = load_settings(args.config, {})
         for name in ("password", "status_token"):
@@ -116,6 +116,8 @@ class _Unreachable(Exception):
 
 
 def _get(args: argparse.Namespace, path: str) -> httpx.Response:
+    import httpx
+
     base = args.status if "://" in args.status else f"http://{args.status}"
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
@@ -183,6 +185,8 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _print_trace(args: argparse.Namespace) -> int:
+    from ..engine.trace import format_trace
+
     if args.id is None:
         query = "?limit=50" + (f"&flow={args.flow}" if args.flow else "")
         query += "&failed=1" if args.failed else ""

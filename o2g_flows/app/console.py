@@ -10,8 +10,6 @@ from typing import Any
 
 import orjson
 
-from ..engine.functions import remote_number
-
 __all__ = ["describe_event", "setup_console"]
 
 _QUIET = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "transitions")
@@ -90,7 +88,11 @@ def describe_event(event: dict[str, Any]) -> str:
     legs = event.get("legs") or event.get("modifiedLegs")
     if isinstance(legs, list) and legs and isinstance(legs[0], dict):
         parts.append(f"{legs[0].get('deviceId')}:{legs[0].get('state')}")
-    number = remote_number(event) if name == "OnCallCreated" else None
+    number = None
+    if name == "OnCallCreated":
+        from ..engine.functions import remote_number  # not imported by every command
+
+        number = remote_number(event)
     if number:
         parts.append(f"with {number}")
     if event.get("cause"):

@@ -1,29 +1,25 @@
-"""``o2g-flows run | validate | test``: the engine on the command line."""
+"""``o2g-flows run | validate | test``: the engine on the command line.
+
+Each command imports what it uses when it runs: ``validate`` loads flows without the
+client, the simulator or an HTTP server; ``--help`` imports none of them.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._yaml import SourceError
-from ..client import AuthenticationError, O2GConnectionError, O2GError
-from ..engine.loader import LoadResult, load_flows
-from ..engine.registry import Registry
-from ..engine.webhook import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    WEBHOOK_EVENT,
-    WebhookServer,
-    webhook_source,
-)
-from ..plugins import discover
+from ..engine.webhook import DEFAULT_HOST, DEFAULT_PORT
 from . import reports
-from .traffic import load_traffic
+
+if TYPE_CHECKING:
+    from ..client import O2GError
+    from ..engine.loader import LoadResult
+    from ..engine.registry import Registry
 
 __all__ = ["register"]
 
@@ -204,6 +200,9 @@ def _paths(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
     """The plugins (their errors printed as warnings) and the flows of ``args.paths``."""
+    from ..engine.loader import load_flows
+    from ..plugins import discover
+
     offline = args.handler is not _run and logging.getLogger().level > logging.DEBUG
     # offline runs report results, not every step; run says what happens
     log.setLevel(logging.WARNING if offline else logging.NOTSET)
@@ -219,6 +218,7 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
 
 def _schema(args: argparse.Namespace) -> int:
     from ..engine.schema import flow_schema
+    from ..plugins import discover
 
     registry, plugin_errors = discover(args.plugins or [])
     for error in plugin_errors:
@@ -253,6 +253,8 @@ def _print_problems(result: LoadResult) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..engine.testing import replay, run_tests
 
     registry, result = _load(args)
@@ -284,9 +286,15 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .._yaml import SourceError
+    from ..client import O2GError
+    from ..engine.webhook import WEBHOOK_EVENT, WebhookServer, webhook_source
     from .config import ConfigError, load_settings
     from .console import setup_console
     from .runner import run_flows
+    from .traffic import load_traffic
 
     flags = {name: getattr(args, name) for name in _SETTING_FLAGS}
     flags["paths"] = args.paths or None
@@ -368,6 +376,8 @@ def _pbx_problem(path: str, where: str | None) -> str | None:
 
 def _gateway_failure(exc: O2GError, args: argparse.Namespace) -> tuple[int, str]:
     """The exit status and one line for a gateway that could not be used."""
+    from ..client import AuthenticationError, O2GConnectionError
+
     server = args.server or "the embedded simulator"
     text = str(exc)
     if isinstance(exc, O2GConnectionError):

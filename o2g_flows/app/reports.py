@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from ..engine.loader import LoadResult
-from ..engine.testing import TestResult
+if TYPE_CHECKING:  # the engine's testing module is not imported by validate
+    from ..engine.loader import LoadResult
+    from ..engine.testing import TestResult
 
 __all__ = ["FORMATS", "github", "json_report", "junit"]
 

@@ -7,25 +7,34 @@ async with O2GClient("https://o2g.example.com", "admin", "secret") as o2g:
             await o2g.telephony.answer(event["callRef"], event["legs"][0]["deviceId"])
 """
 
-from .client import O2GClient
-from .connection import Backoff
-from .errors import (
-    AuthenticationError,
-    BadParameterError,
-    InvalidSessionError,
-    NotAllowedError,
-    NotExpectedError,
-    NotFoundError,
-    NotReadyError,
-    NotSupportedError,
-    O2GConnectionError,
-    O2GError,
-    O2GProtocolError,
-    ServerProblemError,
-    SubscriptionRefusedError,
-)
-from .events import GAP_EVENT, PACKAGES, EventStream, Subscription
-from .reference import methods, methods_table
+import importlib
+from typing import Any
+
+#: Where each public name lives, imported on first use: a command that only needs the
+#: errors, or none of the client, does not import httpx.
+_HOMES = {
+    "O2GClient": ".client",
+    "Backoff": ".connection",
+    "GAP_EVENT": ".events",
+    "PACKAGES": ".events",
+    "EventStream": ".events",
+    "Subscription": ".events",
+    "methods": ".reference",
+    "methods_table": ".reference",
+    "AuthenticationError": ".errors",
+    "BadParameterError": ".errors",
+    "InvalidSessionError": ".errors",
+    "NotAllowedError": ".errors",
+    "NotExpectedError": ".errors",
+    "NotFoundError": ".errors",
+    "NotReadyError": ".errors",
+    "NotSupportedError": ".errors",
+    "O2GConnectionError": ".errors",
+    "O2GError": ".errors",
+    "O2GProtocolError": ".errors",
+    "ServerProblemError": ".errors",
+    "SubscriptionRefusedError": ".errors",
+}
 
 __all__ = [
     "GAP_EVENT",
@@ -50,3 +59,16 @@ __all__ = [
     "methods",
     "methods_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

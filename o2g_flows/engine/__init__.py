@@ -12,17 +12,41 @@ virtual clock with actions recorded instead of sent. The language is described i
 ``docs/flows.md``.
 """
 
+import importlib
 from typing import Any
 
-from .gateway import ActionError, Gateway, LiveGateway, RecordingGateway
-from .loader import LoadResult, load_flows, load_text
-from .model import Flow
-from .observer import LogObserver, Observer
-from .runtime import Engine, Update
-from .state import Execution
-from .store import FencingError, MemoryStore, SqliteStore, Store, StoreError, open_store
-from .testing import Recorder, ReplayReport, TestResult, replay, run_case, run_tests
-from .trace import Trace, TraceStore
+#: Where each public name lives: imported on first use, so that a command that only loads
+#: flows does not import the runtime, the stores, HTTP clients and servers.
+_HOMES = {
+    "ActionError": ".gateway",
+    "Gateway": ".gateway",
+    "LiveGateway": ".gateway",
+    "RecordingGateway": ".gateway",
+    "LoadResult": ".loader",
+    "load_flows": ".loader",
+    "load_text": ".loader",
+    "Flow": ".model",
+    "LogObserver": ".observer",
+    "Observer": ".observer",
+    "Engine": ".runtime",
+    "Update": ".runtime",
+    "Execution": ".state",
+    "FencingError": ".store",
+    "MemoryStore": ".store",
+    "SqliteStore": ".store",
+    "Store": ".store",
+    "StoreError": ".store",
+    "open_store": ".store",
+    "PostgresStore": ".store.postgres",  # imports psycopg: only for those who use it
+    "Recorder": ".testing",
+    "ReplayReport": ".testing",
+    "TestResult": ".testing",
+    "replay": ".testing",
+    "run_case": ".testing",
+    "run_tests": ".testing",
+    "Trace": ".trace",
+    "TraceStore": ".trace",
+}
 
 __all__ = [
     "ActionError",
@@ -57,9 +81,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # ``PostgresStore`` imports psycopg: only for those who use it
-    if name == "PostgresStore":
-        from .store.postgres import PostgresStore
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
 
-        return PostgresStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

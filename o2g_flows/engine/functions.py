@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-import holidays
 from jmespath import functions as _jp
 from jmespath.visitor import Options, TreeInterpreter
 
@@ -178,6 +177,8 @@ def _weekday_in(when: Any, days: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    import holidays  # 70 ms to import: only when a calendar is asked for
+
     try:
         table = holidays.country_holidays(country.upper(), subdiv=subdivision, years=year)
     except NotImplementedError:

@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported where a live gateway sends, not by validate
+    import httpx
 
-if TYPE_CHECKING:
     from ..client import O2GClient
 
 __all__ = [
@@ -113,6 +113,8 @@ class LiveGateway(Gateway):
         timeout: float = 10.0,
         action: str = "http",
     ) -> dict[str, Any]:
+        import httpx
+
         if self._http is None:
             self._http = httpx.AsyncClient()
         try:

@@ -11,7 +11,6 @@ running when the wait is over), with the flows that dropped it and why.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hmac
@@ -19,13 +18,15 @@ import ipaddress
 import json
 import logging
 import socket
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from .observer import Observer
-from .registry import Emit, EventSource
-from .state import Execution
+
+if TYPE_CHECKING:  # aiohttp (and the registry) are imported where the server runs, not by --help
+    from aiohttp import web
+
+    from .registry import Emit, EventSource
+    from .state import Execution
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "WEBHOOK_EVENT", "WebhookServer", "webhook_source"]
 
@@ -78,6 +79,10 @@ class WebhookServer:
         if self.sock is None:
             self.bind()
         assert self.sock is not None
+        import asyncio
+
+        from aiohttp import web
+
         app = web.Application(client_max_size=MAX_BODY)
 
         async def receive(request: web.Request) -> web.Response:
@@ -95,6 +100,10 @@ class WebhookServer:
             self.sock = None
 
     async def _receive(self, request: web.Request, emit: Emit) -> web.Response:
+        import asyncio
+
+        from aiohttp import web
+
         if self.token and not hmac.compare_digest(
             request.headers.get("Authorization", ""), f"Bearer {self.token}"
         ):
@@ -125,6 +134,8 @@ class WebhookServer:
 
 def webhook_source(server: WebhookServer | None = None) -> EventSource:
     """The ``webhook`` event source serving on ``server`` (loopback, the default port)."""
+    from .registry import EventSource
+
     target = server or WebhookServer()
     return EventSource(
         "webhook",
@@ -175,6 +186,8 @@ class _Watch(Observer):
             self.drops.append({"flow": flow, "reason": reason})
 
     def answer(self, hook: str) -> web.Response:
+        from aiohttp import web
+
         runs = list(self.runs.values())
         for run in runs:
             if run["outcome"] is None:

@@ -1,14 +1,18 @@
 """The O2G simulator: a real O2G gateway over a simulated PBX.
 
 ``async with Simulator() as sim:`` serves the default PBX on 127.0.0.1 at
-``sim.url``; ``o2g-flows sim`` runs it standalone.
+``sim.url``; ``o2g-flows sim`` runs it standalone. The names below are imported on
+first use: aiohttp (whose connector builds SSL contexts at import) and the PBX are
+loaded only where a simulator actually runs.
 """
 
-from .errors import ErrorType, RestError
-from .pbx import Pbx, PbxConfig, Timing, load_pbx_file, parse_pbx
-from .server import Simulator
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
+    "CONTROL_TOKEN_HEADER",
     "ErrorType",
     "Pbx",
     "PbxConfig",
@@ -18,3 +22,30 @@ __all__ = [
     "load_pbx_file",
     "parse_pbx",
 ]
+
+#: Header carrying the ``--control-token`` on ``/sim`` requests.
+CONTROL_TOKEN_HEADER = "X-Control-Token"
+
+_HOMES = {
+    "ErrorType": ".errors",
+    "RestError": ".errors",
+    "Pbx": ".pbx",
+    "PbxConfig": ".pbx",
+    "Timing": ".pbx",
+    "load_pbx_file": ".pbx",
+    "parse_pbx": ".pbx",
+    "Simulator": ".server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

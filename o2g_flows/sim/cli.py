@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import sys
 
-from o2g_flows._yaml import SourceError
-
-from .middleware import CONTROL_TOKEN_HEADER, is_loopback
-from .pbx import load_pbx_file
-from .server import Simulator, run_standalone
+from . import CONTROL_TOKEN_HEADER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +50,14 @@ def exposure_warning(host: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from o2g_flows._yaml import SourceError
+
+    from .middleware import is_loopback
+    from .pbx import load_pbx_file
+    from .server import Simulator, run_standalone
+
     try:
         load_pbx_file(args.pbx)  # refuse a broken file before listening
     except (SourceError, OSError) as exc:

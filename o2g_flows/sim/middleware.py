@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from . import CONTROL_TOKEN_HEADER
 from .api import error_response
 from .errors import ErrorType, RestError
 
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-#: Header carrying the ``--control-token`` on ``/sim`` requests.
-CONTROL_TOKEN_HEADER = "X-Control-Token"
 
 _ERROR_TYPES = {
     400: ErrorType.BAD_PARAMETER,
