@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from ._yaml_messages import syntax_error
+
+if TYPE_CHECKING:  # ruamel.yaml is imported by load_yaml's callers, not by the flow reader
+    from ruamel.yaml.comments import CommentedMap
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -61,9 +61,11 @@ class SourceError(Exception):
 
 def load_yaml(text: str, file: str | Path) -> Any:
     """Parse ``text`` keeping positions; syntax errors become ``SourceError``."""
-    yaml = YAML(typ="rt")
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
-        return yaml.load(text)
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -75,6 +77,8 @@ def location_of(node: Any, file: str | Path, key: Any = None) -> Location:
     """Where ``node`` (or its entry ``key``: the value of a mapping, the item of a list) is."""
     if isinstance(node, YMap | YSeq):
         return Location(node.file or str(file), *node.position(key))
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     line = column = 0
     if isinstance(node, CommentedMap):
         line, column = node.lc.line, node.lc.col

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from ..._yaml import (
     Location,
     YMap,
@@ -29,7 +27,6 @@ from ..model import (
     State,
     Timer,
 )
-from ..schedules import local_time
 from .common import (
     _EVENT,
     _NAME,
@@ -303,6 +300,8 @@ class FlowGrammar(Builder):
             if not isinstance(text, str):
                 self.error(where, f"at must be an ISO date and time, not {kind_of(raw)}")
                 return None
+            from ..schedules import local_time  # apscheduler: only for flows with schedules
+
             try:
                 local_time(text, zone or ZoneInfo("UTC"))
             except ValueError:
@@ -314,6 +313,8 @@ class FlowGrammar(Builder):
                 where, f"cron must be crontab text like '0 18 * * mon-fri', not {kind_of(raw)}"
             )
             return None
+        from apscheduler.triggers.cron import CronTrigger  # only for flows with a cron
+
         try:
             CronTrigger.from_crontab(raw, timezone=zone or ZoneInfo("UTC"))
         except ValueError as exc:

@@ -1,0 +1,107 @@
+"""Start-up time of ``o2g-flows`` commands, as whole processes, next to a bare Python start.
+
+    python bench/startup.py [--runs 20] [--imports]
+
+The package's bytecode is compiled first (``compileall``), as an installed package's is,
+so the figures are those of a user's second run and later ones. Each command runs
+``--runs`` times, interleaved with the others; the table gives the median and the fastest
+run in ms, and the median's ratio to ``python -c pass``. Targets (issue 12): ``--help``
+at most 150 ms and ``validate`` of the shipped flows at most 300 ms (measured with a
+26 ms bare start; on a slower or busier machine, compare the ratios: 5.8x and 11.5x).
+``--imports`` also prints each command's costliest imports (``python -X importtime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SCRIPT = Path(PYTHON).with_name("o2g-flows")
+O2G = [str(SCRIPT)] if SCRIPT.exists() else [PYTHON, "-m", "o2g_flows"]
+BARE = "python -c pass"
+#: name -> (the o2g-flows arguments, target in ms)
+COMMANDS: dict[str, tuple[list[str], float | None]] = {
+    BARE: ([], None),
+    "o2g-flows --help": (["--help"], 150.0),
+    "o2g-flows --version": (["--version"], None),
+    "o2g-flows validate flows/": (["validate", "flows"], 300.0),
+    "o2g-flows test flows/": (["test", "flows"], None),
+    "o2g-flows sim --help": (["sim", "--help"], None),
+}
+
+
+def command_line(name: str) -> list[str]:
+    return [PYTHON, "-c", "pass"] if name == BARE else [*O2G, *COMMANDS[name][0]]
+
+
+def run_once(command: list[str]) -> float:
+    """Wall time of one run in ms; the command must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
+    elapsed = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(command)} failed:\n{done.stdout.decode()}{done.stderr.decode()}"
+        )
+    return elapsed
+
+
+def top_imports(arguments: list[str], count: int = 8) -> list[tuple[float, str]]:
+    """The ``count`` top-level imports with the largest cumulative time (ms) in one run."""
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-m", "o2g_flows", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].rstrip()
+            if not name.startswith("   "):  # imports at the top of the tree only
+                rows.append((int(parts[1]) / 1000, name.strip()))
+    return sorted(rows, reverse=True)[:count]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--imports", action="store_true", help="print the costliest imports")
+    args = parser.parse_args()
+    compileall.compile_dir(ROOT / "o2g_flows", quiet=1)
+    env_note = " (PYTHONDONTWRITEBYTECODE set: bytecode compiled above)"
+    note = env_note if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    for name in COMMANDS:  # warm the page cache
+        run_once(command_line(name))
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(args.runs):
+        for name in COMMANDS:
+            times[name].append(run_once(command_line(name)))
+    bare = statistics.median(times[BARE])
+    print(f"start-up as whole processes, {args.runs} runs each, interleaved{note}")
+    print(f"  {'command':<28}{'median ms':>10}{'min ms':>9}{'x bare':>9}   target")
+    for name, (_, target) in COMMANDS.items():
+        median = statistics.median(times[name])
+        goal = f"<= {target:.0f} ms ({target / 26:.1f}x a 26 ms bare start)" if target else ""
+        print(f"  {name:<28}{median:>10.1f}{min(times[name]):>9.1f}{median / bare:>8.1f}x   {goal}")
+    if args.imports:
+        for name, (arguments, _) in COMMANDS.items():
+            if name == BARE:
+                continue
+            print(f"costliest top-level imports of {name} (-X importtime, cumulative ms):")
+            for elapsed, module in top_imports(arguments):
+                print(f"  {elapsed:8.1f}  {module}")
+
+
+if __name__ == "__main__":
+    main()
