@@ -15,9 +15,11 @@ CPU seconds spent publishing. Used by ``client_events.py`` and ``sim_throughput.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 EVENT: dict[str, Any] = {
@@ -87,6 +89,11 @@ class EmitterProcess:
     async def emit_async(self, count: int, batch: int = 1) -> tuple[float, float]:
         """``emit`` without blocking the caller's event loop."""
         return await asyncio.to_thread(self.emit, count, batch)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) the simulator process has used so far (Linux)."""
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> EmitterProcess:
         return self
