@@ -24,8 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-SCRIPT = Path(PYTHON).with_name("o2g-flows")
-O2G = [str(SCRIPT)] if SCRIPT.exists() else [PYTHON, "-m", "o2g_flows"]
+#: How each command starts: what the ``o2g-flows`` script runs, for this tree and --compare's.
+O2G = [PYTHON, "-m", "o2g_flows"]
 BARE = "python -c pass"
 #: name -> (the o2g-flows arguments, target in ms)
 COMMANDS: dict[str, tuple[list[str], float | None]] = {
@@ -39,13 +39,17 @@ COMMANDS: dict[str, tuple[list[str], float | None]] = {
 
 
 def command_line(name: str) -> list[str]:
-    return [PYTHON, "-c", "pass"] if name == BARE else [*O2G, *COMMANDS[name][0]]
+    """The command ``name`` (run in this tree, or in --compare's with PYTHONPATH on it)."""
+    if name == BARE:
+        return [PYTHON, "-c", "pass"]
+    return [*O2G, *COMMANDS[name][0]]
 
 
-def run_once(command: list[str]) -> float:
+def run_once(command: list[str], tree: Path | None = None) -> float:
     """Wall time of one run in ms; the command must succeed."""
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
+    done = subprocess.run(command, cwd=tree or ROOT, env=env, capture_output=True, check=False)
     elapsed = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         raise SystemExit(
@@ -77,23 +81,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--imports", action="store_true", help="print the costliest imports")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also time another source tree of the package in the same run (e.g. "
+        "git archive main | tar -x -C /tmp/main), rows marked 'before'",
+    )
     args = parser.parse_args()
-    compileall.compile_dir(ROOT / "o2g_flows", quiet=1)
+    trees: dict[str, Path | None] = {"": None}
+    if args.compare is not None:
+        trees["before: "] = args.compare.resolve()
+    for tree in trees.values():
+        compileall.compile_dir((tree or ROOT) / "o2g_flows", quiet=1)
     env_note = " (PYTHONDONTWRITEBYTECODE set: bytecode compiled above)"
     note = env_note if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
-    for name in COMMANDS:  # warm the page cache
-        run_once(command_line(name))
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    rows = [(label + name, name, tree) for label, tree in trees.items() for name in COMMANDS]
+    rows = [row for row in rows if not (row[2] is not None and row[1] == BARE)]
+    for _, name, tree in rows:  # warm the page cache
+        run_once(command_line(name), tree)
+    times: dict[str, list[float]] = {label: [] for label, _, _ in rows}
     for _ in range(args.runs):
-        for name in COMMANDS:
-            times[name].append(run_once(command_line(name)))
+        for label, name, tree in rows:
+            times[label].append(run_once(command_line(name), tree))
     bare = statistics.median(times[BARE])
     print(f"start-up as whole processes, {args.runs} runs each, interleaved{note}")
-    print(f"  {'command':<28}{'median ms':>10}{'min ms':>9}{'x bare':>9}   target")
-    for name, (_, target) in COMMANDS.items():
-        median = statistics.median(times[name])
+    print(f"  {'command':<36}{'median ms':>10}{'min ms':>9}{'x bare':>9}   target")
+    for label, name, _ in rows:
+        target = COMMANDS[name][1]
+        median = statistics.median(times[label])
         goal = f"<= {target:.0f} ms ({target / 26:.1f}x a 26 ms bare start)" if target else ""
-        print(f"  {name:<28}{median:>10.1f}{min(times[name]):>9.1f}{median / bare:>8.1f}x   {goal}")
+        print(
+            f"  {label:<36}{median:>10.1f}{min(times[label]):>9.1f}{median / bare:>8.1f}x   {goal}"
+        )
     if args.imports:
         for name, (arguments, _) in COMMANDS.items():
             if name == BARE:
