@@ -1,6 +1,6 @@
 """Start-up time of ``o2g-flows`` commands, as whole processes, next to a bare Python start.
 
-    python bench/startup.py [--runs 20] [--imports]
+    python bench/startup.py [--runs 20] [--imports] [--compare DIR]
 
 The package's bytecode is compiled first (``compileall``), as an installed package's is,
 so the figures are those of a user's second run and later ones. Each command runs
@@ -8,7 +8,9 @@ so the figures are those of a user's second run and later ones. Each command run
 run in ms, and the median's ratio to ``python -c pass``. Targets (issue 12): ``--help``
 at most 150 ms and ``validate`` of the shipped flows at most 300 ms (measured with a
 26 ms bare start; on a slower or busier machine, compare the ratios: 5.8x and 11.5x).
-``--imports`` also prints each command's costliest imports (``python -X importtime``).
+``--imports`` also prints each command's costliest imports (``python -X importtime``);
+``--compare DIR`` times another source tree of the package in the same run, e.g. main's:
+``git archive main | tar -x -C /tmp/main``. Commands start as ``python -m o2g_flows``.
 """
 
 from __future__ import annotations
