@@ -360,6 +360,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _pbx_problem(path: str, where: str | None) -> str | None:
     """Why the embedded simulator's PBX file ``path`` cannot be used, if it cannot."""
+    from .._yaml import SourceError
     from ..sim.pbx.config import load_pbx_file
 
     named = "--sim-pbx" if where in (None, "flag") else f"{where}: simulator.pbx"
