@@ -14,20 +14,20 @@ settings); needs ``aiomqtt`` (``pip install 'o2g-flows[mqtt]'``). It adds:
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
-try:
-    import aiomqtt  # noqa: F401 - checked here so that a missing client is one clear line
-except ImportError:
-    raise ImportError("the mqtt plugin needs aiomqtt: pip install 'o2g-flows[mqtt]'") from None
+# checked here so that a missing client is one clear line; the bridge (aiomqtt, httpx, the
+# client) is imported when it runs, so that validate and test do not pay for it
+if find_spec("aiomqtt") is None:
+    raise ImportError("the mqtt plugin needs aiomqtt: pip install 'o2g-flows[mqtt]'")
 
 import orjson
 
 from o2g_flows.engine.gateway import ActionError, LiveGateway
 from o2g_flows.plugins import ActionContext, Param, PluginSettings, Registry, ServiceContext
 
-from .bridge import MQTT_EVENT, Bridge, current
-from .config import parse
+from .config import MQTT_EVENT, parse
 
 __all__ = ["register"]
 
@@ -60,6 +60,8 @@ def check(settings: PluginSettings) -> list[str]:
 
 async def run(ctx: ServiceContext) -> None:
     """The bridge, until the engine stops."""
+    from .bridge import Bridge
+
     config, _ = parse(ctx.settings)
     assert config is not None  # checked before the run started
     await Bridge(config).run(ctx)
@@ -81,6 +83,8 @@ async def mqtt_publish(ctx: ActionContext, args: dict[str, Any]) -> Any:
         body = orjson.dumps(payload)
     if not isinstance(ctx.gateway, LiveGateway):  # an offline test: the action is recorded
         return None
+    from .bridge import current
+
     bridge = current()
     if bridge is None:
         raise ActionError("mqtt_publish: the MQTT bridge is not running (plugin_settings.mqtt)")

@@ -31,7 +31,7 @@ import orjson
 from o2g_flows.client import GAP_EVENT, O2GClient, O2GError
 from o2g_flows.plugins import ServiceContext
 
-from .config import MqttConfig
+from .config import MQTT_EVENT, MqttConfig
 from .entities import AGENT_COMMANDS, Topics, discovery
 from .model import Model
 
@@ -39,8 +39,6 @@ __all__ = ["MQTT_EVENT", "Bridge", "current"]
 
 log = logging.getLogger("o2g_flows.mqtt")
 
-#: The flows' event for a message on a subscribed topic.
-MQTT_EVENT = "MqttMessage"
 _SNAPSHOT_CONCURRENCY = 16
 _ERROR_PAYLOAD = 200  # characters of a refused payload echoed on the error topic
 

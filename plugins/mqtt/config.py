@@ -27,7 +27,10 @@ from urllib.parse import urlsplit
 
 from o2g_flows.plugins import PluginSettings
 
-__all__ = ["MqttConfig", "parse"]
+__all__ = ["MQTT_EVENT", "MqttConfig", "parse"]
+
+#: The flows' event for a message on a subscribed topic.
+MQTT_EVENT = "MqttMessage"
 
 _KEYS = {
     "url",
