@@ -514,7 +514,13 @@ class Engine:
         if run.done:
             self._ran(run)
         else:
-            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            task = run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            task.add_done_callback(lambda _: self._cancelled_early(run, task))
+
+    def _cancelled_early(self, run: Run, task: asyncio.Task[None]) -> None:
+        """A task cancelled before it started never ran ``_drive``'s ``finally``."""
+        if run.task is task:
+            self._ran(run)
 
     def _ran(self, run: Run) -> None:
         run.busy = False
