@@ -2,8 +2,9 @@
 start conditions instead of evaluating each condition.
 
 A start condition is indexed on one of its conjuncts (the condition itself, or one of the
-tests joined by ``&&`` at its top) of these shapes, where ``path`` is a plain path into
-the event (fields and list indexes: ``event.legs[0].state``) and the constants are text:
+tests joined by ``&&`` at its top: the one fewest other conditions share) of these shapes,
+where ``path`` is a plain path into the event (fields and list indexes:
+``event.legs[0].state``) and the constants are text:
 
 - ``path == 'text'`` and ``'text' == path``;
 - ``contains(['a', 'b'], path)`` (a list of texts written in the expression, or as a JSON
@@ -112,14 +113,11 @@ def _conjuncts(node: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 def indexed_tests(
     condition: Expression, variables: dict[str, Any]
-) -> tuple[Steps, frozenset[str]] | None:
-    """The conjunct of ``condition`` the index uses: the path into the event and the texts
-    one of which it must hold for the condition to be true; None if there is none."""
-    for node in _conjuncts(condition.parsed):
-        found = _test(node, variables)
-        if found is not None:
-            return found
-    return None
+) -> list[tuple[Steps, frozenset[str]]]:
+    """The conjuncts of ``condition`` the index can use, each as the path into the event
+    and the texts one of which it must hold for the condition to be true."""
+    found = (_test(node, variables) for node in _conjuncts(condition.parsed))
+    return [test for test in found if test is not None]
 
 
 def _follow(value: Any, steps: Steps) -> Any:
@@ -153,15 +151,26 @@ class ConditionIndex:
         self.indexed: list[tuple[int, FlowRuntime]] = []
         tables: dict[Steps, dict[str, list[tuple[int, FlowRuntime]]]] = {}
         keys: dict[str, tuple[Expression, list[tuple[int, FlowRuntime]]]] = {}
-        for item in flows:
-            tests = self._tests(item[1])
-            if tests is None:
+        found = [(item, self._tests(item[1])) for item in flows]
+        # each start condition is indexed on its most selective conjunct: the one whose
+        # texts the fewest other conditions test for on the same path
+        shared: dict[tuple[Steps, str], int] = {}
+        for _, handlers in found:
+            for conjuncts in handlers or ():
+                for steps, texts in conjuncts:
+                    for text in texts:
+                        shared[steps, text] = shared.get((steps, text), 0) + 1
+        for item, handlers in found:
+            if handlers is None:
                 self.plain.append(item)
                 continue
             self.indexed.append(item)
             key = item[1].flow.key
             keys.setdefault(key.source, (key, []))[1].append(item)
-            for steps, texts in tests:
+            for conjuncts in handlers:
+                steps, texts = min(
+                    conjuncts, key=lambda test: sum(shared[test[0], text] for text in test[1])
+                )
                 table = tables.setdefault(steps, {})
                 for text in texts:
                     entries = table.setdefault(text, [])
@@ -176,20 +185,22 @@ class ConditionIndex:
             if runtime.live:
                 self.active[id(runtime)] = (ordinal, runtime)
 
-    def _tests(self, runtime: FlowRuntime) -> list[tuple[Steps, frozenset[str]]] | None:
+    def _tests(self, runtime: FlowRuntime) -> list[list[tuple[Steps, frozenset[str]]]] | None:
+        """Per start handler for the event, its indexable conjuncts; None if the flow
+        cannot be indexed."""
         flow = runtime.flow
         starts = runtime.starts.get(self.name)
         if not starts or not flow.key.names <= {"event"}:
             return None
-        tests = []
+        handlers = []
         for _, handler in starts:
             if handler.when is None:
                 return None
             found = indexed_tests(handler.when, flow.vars)
-            if found is None:
+            if not found:
                 return None
-            tests.append(found)
-        return tests
+            handlers.append(found)
+        return handlers
 
     def detach(self) -> None:
         """Stop following the live executions of the flows (the index is not used)."""

@@ -338,7 +338,9 @@ class Engine:
             return  # stepped down: events are the active instance's
         name = event.get("eventName")
         if name == "OnCallCreated":
-            self._calls.saw(event.get("callRef"))
+            ref = event.get("callRef")
+            if ref.__hash__ is not None:  # a malformed (list) reference is no call to remember
+                self._calls.saw(ref)
         elif name == "OnTelephonyState":
             runs = [run for runtime in self.flows.values() for run in runtime.runs()]
             self._calls.reconcile(event, runs, self._reconciled, self.dispatch)
