@@ -333,12 +333,16 @@ class Pauses:
         else:
             self.by_generation[info["generation"]].append(time.perf_counter() - self._started)
 
+    def total(self) -> float:
+        """Seconds spent collecting."""
+        return sum(sum(pauses) for pauses in self.by_generation.values())
+
     def line(self) -> str:
         parts = []
         for generation, pauses in self.by_generation.items():
             worst = max(pauses, default=0.0) * 1000
             parts.append(f"gen{generation} {len(pauses)}x max {worst:.1f} ms")
-        return ", ".join(parts)
+        return ", ".join(parts) + f"; {self.total() * 1000:,.0f} ms in all"
 
 
 async def drive(
@@ -660,7 +664,10 @@ async def section_dispatch(options: argparse.Namespace, registry: Registry) -> N
         f"{hand_bytes / max(hand_calls, 1) / 1024:.2f} KB hand-written "
         "(including the events each retains, its trace and timer)"
     )
-    print(f"GC pauses in the engine run:  {pauses.line()}")
+    print(
+        f"GC pauses in the engine run:  {pauses.line()} "
+        f"({pauses.total() / engine_seconds:.0%} of its time)"
+    )
 
 
 async def section_gc(options: argparse.Namespace, registry: Registry) -> None:

@@ -1,7 +1,9 @@
 """Which flows an event concerns, and what it does there: reach a live execution, or start one.
 
 ``Index`` finds the flows listening to an event by its name, then by its user (a flow's
-``users:``), so an event costs nothing for the flows that do not listen to it. ``offer``
+``users:``), so an event costs nothing for the flows that do not listen to it; among the
+flows for every user, those whose start conditions cannot pass are left out
+(``condition_index``). ``offer``
 computes the flow's key, hands the event to the key's live executions, and tries the
 flow's start handlers in order.
 """
