@@ -2,6 +2,7 @@
 
     python bench/engine_dispatch.py [--events 100000] [--live 10000] [--gc-live 100000]
                                     [--many 1000] [--section all|dispatch|gc|many]
+                                    [--gc-threshold N]
 
 **dispatch**: a stream of O2G events (calls ringing, answered, held, hanging up; agents
 going to wrap-up; events no flow wants) reaches the engine as a live stream does: each
@@ -743,7 +744,14 @@ async def main() -> None:
     parser.add_argument("--gc-live", type=int, default=100_000)
     parser.add_argument("--many", type=int, default=1000)
     parser.add_argument("--section", choices=["all", "dispatch", "gc", "many"], default="all")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        help="the youngest generation's GC threshold (gc.set_threshold), as an app may tune it",
+    )
     options = parser.parse_args()
+    if options.gc_threshold:
+        gc.set_threshold(options.gc_threshold, *gc.get_threshold()[1:])
     registry = Registry.builtin()
     sections: dict[str, Callable[..., Any]] = {
         "dispatch": section_dispatch,
