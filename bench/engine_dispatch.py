@@ -374,7 +374,9 @@ def decode_only(stream: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def make_engine(flows: list[Any], registry: Registry) -> tuple[Engine, RecordingGateway]:
+def make_engine(
+    flows: list[Any], registry: Registry, index: bool = True
+) -> tuple[Engine, RecordingGateway]:
     gateway = RecordingGateway()
     engine = Engine(
         flows,
@@ -382,6 +384,7 @@ def make_engine(flows: list[Any], registry: Registry) -> tuple[Engine, Recording
         registry=registry,
         timers=LoopTimers(),
         traces=TraceStore(recent=1000, failed=1000),
+        index_conditions=index,
     )
     return engine, gateway
 
@@ -710,11 +713,13 @@ async def section_gc(options: argparse.Namespace, registry: Registry) -> None:
     await engine.stop(drain=0)
 
 
-async def _many_rate(count: int, stream: list[bytes], registry: Registry) -> tuple[float, int]:
+async def _many_rate(
+    count: int, stream: list[bytes], registry: Registry, index: bool = True
+) -> tuple[float, int]:
     rng = random.Random(7)
     numbers = [f"+331{n:08d}" for n in rng.sample(range(100_000), count)]
     flows = _load([_ANY.format(n=n, number=number) for n, number in enumerate(numbers)], registry)
-    engine, gateway = make_engine(flows, registry)
+    engine, gateway = make_engine(flows, registry, index)
     await engine.start()
     gc.collect()
     seconds = await drive(stream, engine.dispatch, engine.idle)
@@ -735,6 +740,11 @@ async def section_many(options: argparse.Namespace, registry: Registry) -> None:
     print(f"1 flow:                       {one:,.0f} events/s ({one_actions} actions)")
     print(f"{options.many:,} flows:                  {many:,.0f} events/s ({many_actions} actions)")
     print(f"cost of {options.many:,} flows / 1 flow:    {one / many:.2f}x  (target <= 3x)")
+    unindexed, _ = await _many_rate(options.many, stream[:5000], registry, index=False)
+    print(
+        f"{options.many:,} flows, no index:        {unindexed:,.0f} events/s (the first 5,000 "
+        f"events; {one / unindexed:.0f}x one flow)"
+    )
 
 
 async def main() -> None:
