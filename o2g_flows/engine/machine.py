@@ -51,7 +51,7 @@ class FlowMachine(Machine):
     per-model partials (``is_<state>``, ``to_<state>``, trigger methods), no O(n) list.
     """
 
-    _routes: dict[tuple[str, str], tuple[_Route, ...]] | None = None  # set by prepare()
+    _routes: dict[str, dict[str, tuple[_Route, ...]]] | None = None  # by state, trigger
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         """Set the model's (or each model's) initial state; nothing is bound or listed."""
@@ -72,11 +72,11 @@ class FlowMachine(Machine):
         unsupported = _unsupported(self)
         if unsupported:
             raise ValueError(f"FlowMachine.fire does not support {unsupported}")
-        routes: dict[tuple[str, str], tuple[_Route, ...]] = {}
+        routes: dict[str, dict[str, tuple[_Route, ...]]] = {name: {} for name in self.states}
         for trigger, event in self.events.items():
             for source, transitions in event.transitions.items():
                 if transitions:
-                    routes[source, trigger] = tuple(
+                    routes.setdefault(source, {})[trigger] = tuple(
                         _Route(self, event, transition) for transition in transitions
                     )
         self._routes = routes
@@ -95,7 +95,8 @@ class FlowMachine(Machine):
         """
         if self._routes is None:
             raise RuntimeError("FlowMachine.fire: call prepare() once the machine is built")
-        routes = self._routes.get((model.state, trigger))
+        by_trigger = self._routes.get(model.state)
+        routes = by_trigger.get(trigger) if by_trigger is not None else None
         if routes is None:
             return None
         first = routes[0]

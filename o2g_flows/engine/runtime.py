@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from .condition_index import ConditionIndex
 from .dispatch import Index, offer
 from .executor import StepRunner
 from .expressions import EvaluationError, render, truthy
@@ -108,6 +109,7 @@ class FlowRuntime:
         }
         self.handled_anywhere = frozenset().union(*self.handled.values())
         self.skipped = 0
+        self.watchers: list[ConditionIndex] = []  # told when ``live`` empties or fills
 
     def runs(self) -> list[Run]:
         """The flow's live runs."""
@@ -116,7 +118,13 @@ class FlowRuntime:
     def add(self, run: Run) -> None:
         """Make ``run`` one of its key's live runs."""
         key = run.execution.key
-        self.live[key] = (*self.live.get(key, ()), run)
+        live = self.live
+        if not live and self.watchers:
+            live[key] = (run,)
+            for watcher in self.watchers:
+                watcher.note_live(self)
+            return
+        live[key] = (*live.get(key, ()), run)
 
     def discard(self, run: Run) -> None:
         """Take ``run`` off its key's live runs (if it is one of them)."""
@@ -128,6 +136,9 @@ class FlowRuntime:
                 self.live[key] = left
             else:
                 del self.live[key]
+                if not self.live:
+                    for watcher in self.watchers:
+                        watcher.note_live(self)
 
 
 @dataclass
@@ -149,7 +160,9 @@ class Engine:
     ``observers`` are told what happens (``traces`` is one of them); ``grace`` is how late
     a timer or schedule that came due while the engine was down may still fire at start;
     ``schedule_horizon`` is how far ahead a schedule is armed (offline runs on a virtual
-    clock pass ``math.inf``).
+    clock pass ``math.inf``). ``index_conditions`` indexes the start conditions of flows for
+    every user (``condition_index``); off, or with ``explain``, every listening flow is
+    offered every event and evaluates its conditions.
     """
 
     def __init__(
@@ -167,6 +180,7 @@ class Engine:
         grace: float = 300.0,
         schedule_horizon: float = HORIZON,
         explain: bool = False,
+        index_conditions: bool = True,
     ) -> None:
         self.gateway = gateway
         self.registry = registry or Registry.builtin()
@@ -180,6 +194,7 @@ class Engine:
         self.timezone = zone(timezone)
         self.grace = grace
         self.explain = explain
+        self._index_conditions = index_conditions and not explain
         self.flows: dict[str, FlowRuntime] = {}
         self._ids = itertools.count(1)
         self._steps = StepRunner(gateway, self.clock, self.observe, self.emit)
@@ -206,7 +221,7 @@ class Engine:
         for flow in flows:
             if flow.enabled:
                 self.flows[flow.name] = FlowRuntime(flow, self)
-        self._index = Index(self.flows.values())
+        self._index = Index(self.flows.values(), self._index_conditions)
 
     # -- flows --------------------------------------------------------------------------------
 
@@ -238,7 +253,7 @@ class Engine:
                 continue
             self.schedules.add(name, flow.schedules)
         if update:
-            self._index = Index(self.flows.values())
+            self._index = Index(self.flows.values(), self._index_conditions)
         return update
 
     def _reload(self, run: Run, runtime: FlowRuntime) -> None:
@@ -323,11 +338,13 @@ class Engine:
             return  # stepped down: events are the active instance's
         name = event.get("eventName")
         if name == "OnCallCreated":
-            self._calls.saw(event.get("callRef"))
+            ref = event.get("callRef")
+            if ref.__hash__ is not None:  # a malformed (list) reference is no call to remember
+                self._calls.saw(ref)
         elif name == "OnTelephonyState":
             runs = [run for runtime in self.flows.values() for run in runtime.runs()]
             self._calls.reconcile(event, runs, self._reconciled, self.dispatch)
-        for runtime in self._index.listeners(name, event.get("loginName")):
+        for runtime in self._index.listeners(name, event.get("loginName"), event):
             offer(self, runtime, event, name)  # type: ignore[arg-type]
 
     def deliver_to(self, flow: str, event: dict[str, Any]) -> None:
@@ -514,7 +531,13 @@ class Engine:
         if run.done:
             self._ran(run)
         else:
-            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            task = run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            task.add_done_callback(lambda _: self._cancelled_early(run, task))
+
+    def _cancelled_early(self, run: Run, task: asyncio.Task[None]) -> None:
+        """A task cancelled before it started never ran ``_drive``'s ``finally``."""
+        if run.task is task:
+            self._ran(run)
 
     def _ran(self, run: Run) -> None:
         run.busy = False

@@ -368,3 +368,15 @@ async def test_stop_ends_live_executions(offline):
     await run.engine.stop()
     assert run.engine.executions() == []
     assert [t.outcome for t in run.engine.traces] == ["stopped"]
+
+
+async def test_a_run_ended_before_its_actions_started_leaves_the_engine_idle(offline):
+    # two starts in one turn of the loop: the first run's task is cancelled before it ran
+    run = offline(MODES.format(mode="restart"), pings())
+    run.engine.dispatch({"eventName": "Ping", "loginName": "alice", "n": 1})
+    run.engine.dispatch({"eventName": "Ping", "loginName": "alice", "n": 2})
+    await asyncio.wait_for(run.engine.idle(), 5)
+    assert [t.outcome for t in run.engine.traces] == ["restarted"]
+    assert [name for name, _ in run.actions] == ["log"]
+    await asyncio.wait_for(run.engine.stop(drain=0), 5)
+    assert run.engine.executions() == []
