@@ -14,6 +14,7 @@ their figures.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,6 +199,11 @@ class _Live(Collector):
             )
         yield GaugeMetricFamily(
             "o2g_flows_flows_loaded", "Flows loaded.", value=len(self.engine.flows)
+        )
+        yield GaugeMetricFamily(
+            "o2g_flows_gc_frozen_objects",
+            "Objects kept out of the garbage collector's passes (start-up's, frozen once ready).",
+            value=gc.get_freeze_count(),
         )
         store = self.engine.store
         if hasattr(store, "takeovers"):  # a store shared by several instances (PostgreSQL)

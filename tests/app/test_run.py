@@ -59,6 +59,8 @@ def test_a_configured_service_serves_its_status_reloads_on_sighup_and_stops_on_s
         wait_for(lambda: names() == ["first", "second"], 30, "SIGHUP to reload the flows")
         scraped = httpx.get(metrics, timeout=5).text
         assert 'o2g_flows_reloads_total{outcome="applied"} 1.0' in scraped
+        frozen = re.search(r"^o2g_flows_gc_frozen_objects (\S+)", scraped, re.M)
+        assert float(frozen.group(1)) > 10_000  # start-up's objects, out of the GC's passes
         assert 'o2g_flows_o2g_request_seconds_count{method="POST",service="subscriptions"}' in (
             scraped
         )
