@@ -45,7 +45,7 @@ def subscription_for(engine: Engine, admin: bool) -> tuple[list[str], str | list
     names = set(engine.event_names()) & _O2G_EVENTS
     if names & {"OnCallCreated", "OnCallModified", "OnCallRemoved"}:
         names.add("OnTelephonyState")  # snapshots answer with it after a gap
-    users = engine.users()
+    users = engine.users(names)  # a flow only on webhooks or plugin events names no user
     ids: str | list[str] | None
     if not admin:
         ids = None

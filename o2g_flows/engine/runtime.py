@@ -24,7 +24,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -293,12 +293,16 @@ class Engine:
         """Whether some loaded flow listens to events named ``name``."""
         return name in self._index
 
-    def users(self) -> set[str] | None:
-        """The users whose events flows need; None when some flow listens to every user."""
+    def users(self, events: Collection[str] | None = None) -> set[str] | None:
+        """The users whose events flows need (counting only the flows that listen to one of
+        ``events``, when given); None when such a flow listens to every user."""
         found: set[str] = set()
         for runtime in self.flows.values():
-            if runtime.flow.events() <= {SCHEDULE_EVENT}:
-                continue  # schedule events are the flow's own, for no user
+            listened = runtime.flow.events() - {SCHEDULE_EVENT}  # a schedule is for no user
+            if events is not None:
+                listened.intersection_update(events)
+            if not listened:
+                continue
             if runtime.flow.users is None:
                 return None
             found |= runtime.flow.users

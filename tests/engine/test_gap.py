@@ -73,3 +73,7 @@ def test_the_subscription_follows_the_flows(flows):
         flows("flow: a\non: OnAgentStateChanged\ndo: [agent_ready]\n"), RecordingGateway()
     )
     assert subscription_for(anyone, admin=True) == (["OnAgentStateChanged"], "*")
+    # a flow listening to no O2G event (a webhook, a schedule) asks for nobody's events
+    webhook = "flow: dnd\non: OnWebhook\ndo: [{log: hook}]\n"
+    both = Engine([*flows(RING), *flows(webhook)], RecordingGateway())
+    assert subscription_for(both, admin=True)[1] == ["alice"]
