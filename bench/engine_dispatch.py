@@ -39,7 +39,7 @@ import argparse
 import asyncio
 import gc
 import heapq
-import json
+import orjson
 import random
 import time
 import tracemalloc
@@ -248,7 +248,7 @@ def agent_state(login: str, sub: str) -> dict[str, Any]:
 
 def lines(events: list[dict[str, Any]]) -> list[bytes]:
     """The events as the JSON lines of an event stream (bytes: not seen by the GC)."""
-    return [json.dumps(event, separators=(",", ":")).encode() for event in events]
+    return [orjson.dumps(event) for event in events]
 
 
 def setup_events(live: int) -> list[dict[str, Any]]:
@@ -351,7 +351,7 @@ async def drive(
 ) -> float:
     """Seconds to decode and dispatch ``stream``, letting the loop run (actions, timers)
     every 200 events, then to fire the timers still pending (the wait itself not counted)."""
-    loads = json.loads
+    loads = orjson.loads
     started = time.perf_counter()
     for chunk in range(0, len(stream), 200):
         for line in stream[chunk : chunk + 200]:
@@ -367,7 +367,7 @@ SETTLE = max(RING, WRAPUP) + 0.05
 
 
 def decode_only(stream: list[bytes]) -> float:
-    loads = json.loads
+    loads = orjson.loads
     started = time.perf_counter()
     for line in stream:
         loads(line)
@@ -405,7 +405,7 @@ def record_evaluations(
     Expression.evaluate = evaluate  # type: ignore[method-assign]
     try:
         for line in stream:
-            event = json.loads(line)
+            event = orjson.loads(line)
             recorded.clear()
             engine.dispatch(event)
             groups: list[tuple[Any, Any, dict[str, Any], list[Expression]]] = []
@@ -425,7 +425,7 @@ def record_evaluations(
 
 def floor_seconds(stream: list[bytes], plan: list[tuple[Any, list[Any]]]) -> float:
     """Decode each event and evaluate the compiled expressions dispatch evaluated for it."""
-    loads = json.loads
+    loads = orjson.loads
     started = time.perf_counter()
     for line, (_, groups) in zip(stream, plan, strict=True):
         event = loads(line)
@@ -582,7 +582,7 @@ async def section_dispatch(options: argparse.Namespace, registry: Registry) -> N
 
     def load_engine() -> None:
         for line in setup:
-            engine.dispatch(json.loads(line))
+            engine.dispatch(orjson.loads(line))
 
     engine_bytes = _memory(load_engine)
     await engine.idle()
@@ -602,7 +602,7 @@ async def section_dispatch(options: argparse.Namespace, registry: Registry) -> N
 
     def load_hand() -> None:
         for line in setup:
-            hand.dispatch(json.loads(line))
+            hand.dispatch(orjson.loads(line))
 
     hand_bytes = _memory(load_hand)
     gc.collect()
@@ -613,7 +613,7 @@ async def section_dispatch(options: argparse.Namespace, registry: Registry) -> N
     recorder, _ = make_engine(flows, registry)
     await recorder.start()
     for line in setup:
-        recorder.dispatch(json.loads(line))
+        recorder.dispatch(orjson.loads(line))
     plan = record_evaluations(recorder, stream)
     evaluations = sum(len(exprs) for _, groups in plan for *_, exprs in groups)
     await recorder.stop(drain=0)
@@ -684,7 +684,7 @@ async def section_gc(options: argparse.Namespace, registry: Registry) -> None:
     tracked = len(gc.get_objects())
     with Pauses() as pauses:
         for line in setup:
-            engine.dispatch(json.loads(line))
+            engine.dispatch(orjson.loads(line))
     live = len(engine.executions())
     gc.collect()
     tracked = len(gc.get_objects()) - tracked
