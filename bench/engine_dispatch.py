@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import gc
 import heapq
-import orjson
 import random
 import time
 import tracemalloc
@@ -47,6 +46,8 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+import orjson
 
 from o2g_flows.engine.expressions import EvaluationError, Expression
 from o2g_flows.engine.gateway import RecordingGateway
