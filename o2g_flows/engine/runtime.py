@@ -266,8 +266,8 @@ class Engine:
         elif policy == "restart":
             self._note(run, "restarted: its flow was reloaded (on_reload: restart)")
             self._finish(run, "reloaded")
-            name = execution.first.get("eventName")
-            offer(self, runtime, execution.first, name)
+            first = execution.first
+            offer(self, runtime, first, first.get("eventName"))
         elif execution.state not in runtime.flow.states and execution.state not in (START, END):
             self._note(run, f"ended: state {execution.state!r} is not in the new version")
             self._finish(run, "reloaded")
@@ -530,6 +530,8 @@ class Engine:
                 self.store.when_settled(lambda: self._launch(run))
         elif execution.state == END:
             self._finish(run, "ended")
+        else:
+            execution.rest()  # it waits for an event or a timer
 
     def _launch(self, run: Run) -> None:
         if run.done:
@@ -595,6 +597,7 @@ class Engine:
                     self._finish(run, "ended")
                     return
                 if not run.inbox:
+                    execution.rest()  # it waits for an event or a timer
                     return
                 gotos = 0
                 item = run.inbox.popleft()

@@ -6,13 +6,44 @@ the variables, the deadlines of the state's ``after`` timers, the actions of the
 transition not yet run (``plan``, as indexes into the flow's step table) and the events
 the templates read. The machinery that drives it (tasks, inboxes, timer handles) lives
 in the engine and is rebuilt from this.
+
+While an execution waits, ``rest()`` keeps its events as JSON bytes, decoded when read
+again: a live execution then holds a few objects for the garbage collector to scan
+instead of the ten or so of each event it keeps.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["START", "Execution"]
+import orjson
+
+__all__ = ["START", "Execution", "compact", "expand"]
+
+#: What orjson would turn into another type (datetimes, subclasses, dataclasses) raises
+#: instead, so that such an event is kept as it is.
+_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def compact(event: Any) -> Any:
+    """``event`` as JSON bytes, or as it is when it is not plain JSON data."""
+    if type(event) is bytes:
+        return event
+    try:
+        text = orjson.dumps(event, option=_STRICT)
+    except TypeError:
+        return event
+    return memoryview(text).tobytes()  # orjson's bytes hold a 4 KB buffer; this, their size
+
+
+def expand(event: Any) -> Any:
+    """The value ``compact`` was given back (a new copy of it when it was made bytes)."""
+    return orjson.loads(event) if type(event) is bytes else event
+
 
 #: The state of an execution before its start handler ran.
 START = "<start>"
@@ -22,9 +53,9 @@ class Execution:
     """One run of a flow for one key (the model its ``transitions`` machine moves)."""
 
     __slots__ = (
+        "_event",
+        "_first",
         "deadlines",
-        "event",
-        "first",
         "flow",
         "id",
         "key",
@@ -51,8 +82,8 @@ class Execution:
         self.version = version
         self.key = key
         self.state = START
-        self.event = event  # the event being handled, or the last one handled
-        self.first = event  # the event that started it (``on_reload: restart`` replays it)
+        self._event: Any = event
+        self._first: Any = None  # None: the event is still the first one
         self.login: str | None = event.get("loginName")
         self.started = started
         self.vars: dict[str, Any] | None = None  # None: the flow's own, unchanged
@@ -66,21 +97,44 @@ class Execution:
             self.vars = dict(defaults)
         self.vars.update(values)
 
+    @property
+    def event(self) -> dict[str, Any]:
+        """The event being handled, or the last one handled."""
+        event = self._event
+        return orjson.loads(event) if type(event) is bytes else event
+
+    @event.setter
+    def event(self, event: dict[str, Any]) -> None:
+        if self._first is None and event is not self._event:
+            self._first = self._event
+        self._event = event
+
+    @property
+    def first(self) -> dict[str, Any]:
+        """The event that started it (``on_reload: restart`` replays it)."""
+        return self.event if self._first is None else expand(self._first)
+
+    def rest(self) -> None:
+        """Keep the events as JSON bytes while nothing reads them (see the module's doc)."""
+        self._event = compact(self._event)
+        if self._first is not None:
+            self._first = compact(self._first)
+
     def to_record(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (``from_record`` reads it back)."""
-        record = {name: getattr(self, name) for name in self.__slots__}
-        if self.first is self.event:
-            record["first"] = None  # stored once
+        """A dict of every field for orjson (``from_record`` reads it back); events kept as
+        bytes go in as they are."""
+        record = {name: getattr(self, name) for name in _FIELDS}
+        record["event"] = _as_json(self._event)
+        record["first"] = None if self._first is None else _as_json(self._first)  # stored once
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Execution:
         """The execution a ``to_record`` dict describes."""
         execution = cls.__new__(cls)
-        for name in cls.__slots__:
+        for name in _FIELDS:
             setattr(execution, name, record[name])
-        if execution.first is None:
-            execution.first = execution.event
+        execution._event, execution._first = record["event"], record["first"]
         execution.plan = tuple(execution.plan)
         if execution.deadlines is not None:
             execution.deadlines = tuple(execution.deadlines)
@@ -88,3 +142,11 @@ class Execution:
 
     def __repr__(self) -> str:
         return f"<Execution #{self.id} {self.flow}[{self.key}] {self.state}>"
+
+
+#: The fields of a record besides the events.
+_FIELDS = tuple(name for name in Execution.__slots__ if not name.startswith("_"))
+
+
+def _as_json(event: Any) -> Any:
+    return orjson.Fragment(event) if type(event) is bytes else event

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .observer import Observer
-from .state import Execution
+from .state import Execution, compact, expand
 
 __all__ = ["REDACTED_FIELDS", "Drop", "Trace", "TraceStore", "format_trace", "redact"]
 
@@ -60,7 +60,8 @@ def redact(value: Any, fields: frozenset[str] = REDACTED_FIELDS) -> Any:
 class Trace:
     """One execution's record. ``entries`` are tuples ``(time, kind, ...)``:
 
-    - ``(t, "event", name, event)``: an event the execution received
+    - ``(t, "event", name, event)``: an event the execution received, as JSON bytes when
+      it is plain JSON data (``state.expand`` gives it back; ``to_dict`` does)
     - ``(t, "condition", expression, result)``: a condition and its value (or error text)
     - ``(t, "transition", source, dest, trigger)``
     - ``(t, "action", name, args, ok, result_or_error, milliseconds)``
@@ -98,7 +99,7 @@ class Trace:
         for t, kind, *data in self.entries:
             item: dict[str, Any] = {"t": t, "kind": kind}
             if kind == "event":
-                item.update(name=data[0], event=data[1])
+                item.update(name=data[0], event=expand(data[1]))
             elif kind == "condition":
                 item.update(expression=data[0], result=data[1])
             elif kind == "transition":
@@ -229,7 +230,7 @@ class TraceStore(Observer):
     def started(self, at: float, execution: Execution, condition: tuple[str, Any] | None) -> None:
         trace = self._live[execution.id] = Trace(execution.flow, execution.key, execution.id, at)
         event = execution.event
-        trace.entries.append((at, "event", event.get("eventName"), event))
+        trace.entries.append((at, "event", event.get("eventName"), compact(event)))
         if condition is not None:
             trace.entries.append((at, "condition", condition[0], condition[1]))
 
@@ -239,7 +240,7 @@ class TraceStore(Observer):
         self._live[execution.id] = trace
 
     def event(self, at: float, execution: Execution, name: str, event: dict[str, Any]) -> None:
-        self._live[execution.id].entries.append((at, "event", name, event))
+        self._live[execution.id].entries.append((at, "event", name, compact(event)))
 
     def condition(self, at: float, execution: Execution, source: str, result: Any) -> None:
         self._live[execution.id].entries.append((at, "condition", source, result))
@@ -312,7 +313,9 @@ def _redact_in_place(trace: Trace) -> None:
     redacted = []
     for entry in trace.entries:
         t, kind, *data = entry
-        if kind in ("event", "action"):
+        if kind == "event":
+            data = [data[0], compact(redact(expand(data[1])))]
+        elif kind == "action":
             data = [redact(item) if isinstance(item, dict | list) else item for item in data]
         redacted.append((t, kind, *data))
     trace.entries = redacted

@@ -49,6 +49,36 @@ async def test_executions_and_schedule_firings_survive_a_reopen(tmp_path, stores
     await again.close()
 
 
+async def test_an_execution_at_rest_is_stored_and_read_back_with_both_its_events(tmp_path, stores):
+    waiting = execution(1)
+    waiting.event = {"eventName": "OnCallModified", "callRef": "c1", "legs": [{"state": "HELD"}]}
+    waiting.rest()  # its events are JSON bytes now, decoded when read
+    assert waiting.first["eventName"] == "OnCallCreated"
+    assert waiting.event["legs"] == [{"state": "HELD"}]
+    store = stores(tmp_path)
+    await store.open()
+    store.put(waiting)
+    await store.flush()
+    await store.close()
+
+    again = stores(tmp_path)
+    (restored,) = (await again.open()).executions
+    assert (restored.first, restored.event) == (waiting.first, waiting.event)
+    await again.close()
+
+
+def test_events_that_are_not_plain_json_are_kept_as_they_are():
+    from datetime import UTC, datetime
+
+    event = {"eventName": "OnSchedule", "at": datetime(2026, 12, 2, tzinfo=UTC)}
+    resting = Execution(1, "f", "v1", "k", event, 0.0)
+    resting.rest()
+    assert resting.event is event  # a datetime would come back as text: not made bytes
+    plain = Execution(2, "f", "v1", "k", {"eventName": "OnCallCreated", "n": 1.5}, 0.0)
+    plain.rest()
+    assert plain.event == {"eventName": "OnCallCreated", "n": 1.5}
+
+
 async def test_writes_of_one_loop_turn_share_one_commit(tmp_path, stores):
     store = stores(tmp_path)
     await store.open()
