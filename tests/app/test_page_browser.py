@@ -143,3 +143,22 @@ async def test_a_flow_opened_on_the_page_is_drawn_with_its_live_state_highlighte
     }
     labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg.group(0))
     assert "OnCallModified [if]" in labels and "OnCallCreated [if]" in labels
+
+
+async def test_a_plugin_service_that_lost_its_server_shows_on_the_page():
+    from o2g_flows.app import StatusBoard
+    from o2g_flows.engine import RecordingGateway, load_text
+
+    engine = Engine(load_text(RING, "ring.yaml").flows, RecordingGateway())
+    await engine.start()
+    board = StatusBoard(engine, store=engine.store)
+    board.services = {"mqtt": {"connected": False, "error": "connection refused", "retry_in": 2}}
+    runner = await serve(status_app(board), "127.0.0.1", 0)
+    try:
+        shown = await asyncio.to_thread(dom, f"http://127.0.0.1:{runner.addresses[0][1]}/")
+    finally:
+        await runner.cleanup()
+        await engine.stop()
+    line = re.search(r'<div class="failed">(service mqtt:[^<]*)</div>', shown)
+    assert line, shown[:3000]
+    assert line.group(1) == "service mqtt: not connected, error connection refused, retry in 2"
