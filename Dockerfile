@@ -10,6 +10,8 @@ FROM python:3.11-slim
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY o2g_flows ./o2g_flows
+COPY examples ./examples
+COPY plugins ./plugins
 RUN pip install --no-cache-dir . \
     && useradd --system --home-dir /state --create-home o2g-flows \
     && rm -rf /src

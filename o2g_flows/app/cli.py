@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs
+    from importlib.resources.abc import Traversable
+
     import httpx
 
 __all__ = ["DEFAULT_STATUS", "register"]
 
 #: Where ``run --status`` listens unless told otherwise.
 DEFAULT_STATUS = "127.0.0.1:8181"
+#: The self-contained folders of ``examples/`` that ``init --example`` writes.
+EXAMPLES = ("reception", "after-hours", "contact-centre")
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +33,14 @@ def register(subparsers: Any) -> None:
         "init", help="write a starter folder: a configuration, flows with tests, demo calls"
     )
     init.add_argument("folder", help="where to write it (created if needed)")
+    init.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        help="write this example folder instead (configuration, flows with tests, PBX, calls)",
+    )
+    init.add_argument(
+        "--plugins", action="store_true", help="also write the shipped plugins in FOLDER/plugins"
+    )
     init.set_defaults(handler=_init)
 
     config = subparsers.add_parser("config", help="the configuration")
@@ -65,14 +78,11 @@ def register(subparsers: Any) -> None:
 def _init(args: argparse.Namespace) -> int:
     from importlib import resources
 
-    starter = resources.files(__package__).joinpath("starter")
     target = Path(args.folder)
-    files = {
-        str(Path(*parts)): starter.joinpath(*parts)
-        for parts in (("o2g-flows.yaml",), ("traffic.yaml",), ("README.md",))
-    }
-    for item in starter.joinpath("flows").iterdir():
-        files[str(Path("flows", item.name))] = item
+    source = _shipped("examples").joinpath(args.example) if args.example else None
+    files = dict(_tree(source or resources.files(__package__).joinpath("starter")))
+    if args.plugins:
+        files.update(_tree(_shipped("plugins"), Path("plugins")))
     existing = sorted(name for name in files if (target / name).exists())
     if existing:
         taken = ", ".join(existing)
@@ -83,6 +93,26 @@ def _init(args: argparse.Namespace) -> int:
         (target / name).write_bytes(source.read_bytes())
         print(f"wrote {target / name}")
     return 0
+
+
+def _shipped(folder: str) -> Traversable:
+    """The repository's ``examples`` or ``plugins`` folder: in the wheel, package data
+    (``o2g_flows/shipped/``); in a source checkout or editable install, the folder itself."""
+    from importlib import resources
+
+    packaged = resources.files("o2g_flows").joinpath("shipped", folder)
+    return packaged if packaged.is_dir() else Path(__file__).parents[2] / folder
+
+
+def _tree(folder: Traversable, under: Path = Path()) -> Iterator[tuple[str, Traversable]]:
+    """``(relative name, file)`` of every file below ``folder`` (no caches or bytecode)."""
+    for item in folder.iterdir():
+        if item.name.startswith(".") or item.name in ("__pycache__",):
+            continue
+        if item.is_dir():
+            yield from _tree(item, under / item.name)
+        elif not item.name.endswith(".pyc"):
+            yield str(under / item.name), item
 
 
 def _config_check(args: argparse.Namespace) -> int:

@@ -75,6 +75,27 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_its_starter_folder(tmp_
               "--duration", "3", cwd=project)  # fmt: skip
     assert "reception-auto-answer[" in out and "answer (call=" in out
 
+    # the examples and plugins come with the wheel
+    run(command, "init", "centre", "--example", "contact-centre", "--plugins", cwd=tmp_path)
+    centre = tmp_path / "centre"
+    assert "4 flow(s) valid, 0 error(s)" in run(command, "validate", "flows", cwd=centre)
+    assert ", 0 failed" in run(command, "test", "flows", cwd=centre)
+    shipped = {path.name for path in (ROOT / "plugins").iterdir() if path.name != "__pycache__"}
+    assert {path.name for path in (centre / "plugins").iterdir()} == shipped
+
+
+def test_every_package_is_in_the_wheel():
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "o2g_flows").rglob("__init__.py")
+    }
+    assert found <= listed, f"add {sorted(found - listed)} to pyproject.toml's packages"
+
 
 def test_the_starter_flows_are_the_shipped_ones():
     starter = ROOT / "o2g_flows" / "app" / "starter" / "flows"
