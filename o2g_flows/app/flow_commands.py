@@ -194,7 +194,7 @@ def _paths(parser: argparse.ArgumentParser) -> None:
         "--plugins",
         action="append",
         metavar="DIR",
-        help="plugin folder (default: ./plugins if present); repeatable",
+        help="plugin folder (none unless given: nothing is imported implicitly); repeatable",
     )
 
 
@@ -206,8 +206,12 @@ def _load(args: argparse.Namespace) -> tuple[Registry, LoadResult]:
     offline = args.handler is not _run and logging.getLogger().level > logging.DEBUG
     # offline runs report results, not every step; run says what happens
     log.setLevel(logging.WARNING if offline else logging.NOTSET)
-    folders = args.plugins if args.plugins else ["plugins"]
+    folders = args.plugins or []
     args.plugin_folders = [folder for folder in folders if Path(folder).is_dir()]
+    for folder in folders:
+        if folder not in args.plugin_folders:
+            print(f"warning: plugin folder {folder} is not a folder; nothing loaded from it",
+                  file=sys.stderr)  # fmt: skip
     registry, plugin_errors = discover(folders)
     for error in plugin_errors:
         print(f"warning: {error}", file=sys.stderr)

@@ -19,6 +19,23 @@ def test_validate_accepts_the_shipped_flows(capsys):
     assert capsys.readouterr().out.strip().endswith("4 flow(s) valid, 0 error(s) in 4 file(s)")
 
 
+def test_plugins_are_imported_only_from_the_folders_given(tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "answer.yaml").write_text("flow: a\non: OnCallCreated\ndo: [answer]\n")
+    (tmp_path / "plugins").mkdir()
+    marker = tmp_path / "imported"
+    (tmp_path / "plugins" / "spy.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef register(registry):\n    pass\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "flows"]) == 0
+    assert not marker.exists()  # ./plugins is there, but nobody asked for it
+    assert main(["validate", "flows", "--plugins", "plugins"]) == 0
+    assert marker.exists()
+    assert main(["validate", "flows", "--plugins", "nowhere"]) == 0
+    assert "warning: plugin folder nowhere is not a folder" in capsys.readouterr().err
+
+
 def test_validate_lists_every_error_and_fails(tmp_path: Path, capsys):
     (tmp_path / "bad.yaml").write_text("flow: bad\non: OnCallCreatd\ndo: [anwser]\n")
     assert main(["validate", str(tmp_path)]) == 1
