@@ -242,20 +242,25 @@ class RecordingGateway(Gateway):
             self.calls[ref] = {
                 "callRef": ref,
                 "callData": event.get("callData") or {},
-                "legs": list(event.get("legs") or []),
-                "participants": list(event.get("participants") or []),
+                "legs": _objects(event.get("legs")),
+                "participants": _objects(event.get("participants")),
             }
         elif name == "OnCallModified" and isinstance(ref, str):
             call = self.calls.setdefault(ref, {"callRef": ref, "legs": [], "participants": []})
             if event.get("callData"):
                 call["callData"] = event["callData"]
             legs = {leg.get("deviceId"): leg for leg in call["legs"]}
-            for leg in [*(event.get("addedLegs") or []), *(event.get("modifiedLegs") or [])]:
+            for leg in [*_objects(event.get("addedLegs")), *_objects(event.get("modifiedLegs"))]:
                 legs[leg.get("deviceId")] = leg
-            for leg in event.get("removedLegs") or []:
+            for leg in _objects(event.get("removedLegs")):
                 legs.pop(leg.get("deviceId"), None)
             call["legs"] = list(legs.values())
         elif name == "OnCallRemoved" and isinstance(ref, str):
             self.calls.pop(ref, None)
         elif name == "OnAgentStateChanged" and isinstance(event.get("loginName"), str):
             self.agents[event["loginName"]] = event.get("state") or {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list field of an event; anything else (a damaged event) is skipped."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -266,3 +266,44 @@ def test_run_reports_a_broken_file_and_runs_the_good_ones(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "laughs.yaml:" in err and "(max_alias_values)" in err
     assert "no valid flow to run" not in err
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(
+        ["OnCallCreated", "OnCallModified", "OnCallRemoved", "OnAgentStateChanged"]
+    ),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "callRef",
+                "loginName",
+                "legs",
+                "participants",
+                "addedLegs",
+                "modifiedLegs",
+                "removedLegs",
+                "callData",
+                "state",
+            ]
+        ),
+        _json,
+    ),
+)
+def test_the_recording_gateway_keeps_its_view_through_damaged_events(name, fields):
+    from o2g_flows.engine import RecordingGateway
+
+    gateway = RecordingGateway()
+    gateway.observe({"eventName": "OnCallCreated", "callRef": "c1", "legs": [{"deviceId": "1"}]})
+    gateway.observe({"eventName": name, "callRef": "c1", **fields})  # never raises
+    for call in gateway.calls.values():
+        assert all(isinstance(leg, dict) for leg in call["legs"])
