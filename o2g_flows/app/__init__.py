@@ -10,8 +10,7 @@ does not pay for importing one.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 __all__ = ["Metrics", "StatusBoard", "serve", "status_app"]
 
@@ -23,8 +22,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home, __name__), name)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)

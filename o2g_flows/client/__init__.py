@@ -7,8 +7,7 @@ async with O2GClient("https://o2g.example.com", "admin", "secret") as o2g:
             await o2g.telephony.answer(event["callRef"], event["legs"][0]["deviceId"])
 """
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 #: Where each public name lives, imported on first use: a command that only needs the
 #: errors, or none of the client, does not import httpx.
@@ -61,14 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)

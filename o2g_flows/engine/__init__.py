@@ -12,8 +12,7 @@ virtual clock with actions recorded instead of sent. The language is described i
 ``docs/flows.md``.
 """
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 #: Where each public name lives: imported on first use, so that a command that only loads
 #: flows does not import the runtime, the stores, HTTP clients and servers.
@@ -80,14 +79,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
