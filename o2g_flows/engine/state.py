@@ -29,15 +29,26 @@ _STRICT = (
 )
 
 
+#: The last event made bytes, and its bytes: one event reaches a trace and an execution of
+#: every flow it starts or moves, and is encoded once for all (events are never changed once
+#: dispatched: every flow is given the same dict).
+_last: tuple[Any, bytes] = (None, b"")
+
+
 def compact(event: Any) -> Any:
     """``event`` as JSON bytes, or as it is when it is not plain JSON data."""
+    global _last
     if type(event) is bytes:
         return event
+    if event is _last[0]:
+        return _last[1]
     try:
         text = orjson.dumps(event, option=_STRICT)
     except TypeError:
         return event
-    return memoryview(text).tobytes()  # orjson's bytes hold a 4 KB buffer; this, their size
+    text = memoryview(text).tobytes()  # orjson's bytes hold a 4 KB buffer; this, their size
+    _last = (event, text)
+    return text
 
 
 def expand(event: Any) -> Any:
