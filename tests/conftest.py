@@ -1,4 +1,6 @@
-"""Fixtures shared by the test packages: a simulator in a process of its own, PostgreSQL."""
+"""Fixtures shared by the test packages: a simulator in a process of its own, PostgreSQL,
+and, on the in-process simulator a package's ``sim`` fixture gives, its control API and an
+administrator session."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from support import free_port
 
 import o2g_flows.sim
+from o2g_flows.client import O2GClient
 from o2g_flows.engine.store.throwaway import throwaway_postgres
 
 
@@ -90,3 +93,17 @@ def pg_url(postgres: str) -> str:
 def pg_schema(postgres: str) -> Callable[[], str]:
     """``url = pg_schema()``: a new empty schema on the test server, each call."""
     return lambda: new_schema(postgres)
+
+
+@pytest.fixture
+async def control(sim: o2g_flows.sim.Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's control API (``/sim/...``): the outside world."""
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+async def o2g(sim: o2g_flows.sim.Simulator) -> AsyncIterator[O2GClient]:
+    """An administrator session on the simulator."""
+    async with O2GClient(sim.url, "admin", "admin") as client:
+        yield client

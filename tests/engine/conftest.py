@@ -80,20 +80,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-async def control(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    """The simulator's control API (``/sim/...``): the outside world."""
-    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-async def o2g(sim: Simulator) -> AsyncIterator[O2GClient]:
-    """An administrator session on the simulator."""
-    async with O2GClient(sim.url, "admin", "admin") as client:
-        yield client
-
-
 class Live:
     """An engine running on the simulator's event stream."""
 

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -79,18 +78,6 @@ def registry() -> Registry:
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(timing={"ring_timeout": 30, "wrapup": 30}) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def control(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-async def o2g(sim: Simulator) -> AsyncIterator[O2GClient]:
-    async with O2GClient(sim.url, "admin", "admin") as client:
-        yield client
 
 
 class Hub:
